@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// focal-ddp: a distributed data-parallel trainer (class-weighted focal loss) in Swift on the C MPI API.
+//
+// Layers, each depending only on those above it:
+//   CMPI, CBLAS        C system libraries (pkg-config ompi-c, openblas) + tiny header shims
+//   Collectives        the `Communicator` protocol and an in-process implementation (no MPI)
+//   SwiftMPI           the MPI implementation of `Communicator` (the only Swift module touching C MPI)
+//   FocalData          data generators (sklearn-exact, counter-based), split, chunk plan, file formats
+//   FocalCore          model, focal loss, reduction, Adam, trainer (sees `Communicator`, never MPI)
+//   focal-ddp          the command line (swift-argument-parser)
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "focal-ddp",
+    products: [
+        .executable(name: "focal-ddp", targets: ["focal-ddp"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CMPI", pkgConfig: "ompi-c",
+                       providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "Collectives", swiftSettings: strict),
+        .target(name: "SwiftMPI", dependencies: ["CMPI", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalData", dependencies: ["Collectives"], swiftSettings: strict),
+        .target(name: "FocalCore", dependencies: ["FocalData", "Collectives", "CBLAS"], swiftSettings: strict),
+        .executableTarget(
+            name: "focal-ddp",
+            dependencies: ["FocalCore", "FocalData", "Collectives", "SwiftMPI",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
+        .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
+        // Micro-benchmarks: the Swift allreduce wrapper against plain C MPI_Allreduce, sgemm peak.
+        .executableTarget(name: "focal-bench", dependencies: ["SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
+        .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: strict),
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
+        .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "Collectives"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalData", "Collectives"],
+                    resources: [.copy("Fixtures")], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,1 @@
+// FocalCore: model, focal loss, reduction, optimizer and trainer.

@@ -1,0 +1,1 @@
+// FocalData: data generators, the split, the chunk plan and file formats.

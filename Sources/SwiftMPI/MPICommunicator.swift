@@ -1,0 +1,2 @@
+// SwiftMPI: the MPI implementation of `Communicator` (placeholder until the wrapper lands).
+import Collectives

@@ -1,0 +1,2 @@
+import XCTest
+final class FocalDataTestsPlaceholder: XCTestCase { func testNothingYet() {} }

@@ -1,1 +1,0 @@
-// FocalData: data generators, the split, the chunk plan and file formats.

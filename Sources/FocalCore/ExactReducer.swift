@@ -1,0 +1,160 @@
+// ExactReducer: sums per-chunk partial vectors over all ranks with a result that depends only on
+// the multiset of chunk partials, never on which rank holds which chunk or on MPI's reduction order.
+//
+// Method (fixed-point with a globally agreed per-element exponent, as in the binned sums of
+// ReproBLAS, Demmel & Nguyen 2015, reduced to one bin):
+//   1. each rank stores its chunks' partials (Double) and the largest binary exponent it saw per
+//      element; an Int32 MAX-allreduce agrees on E_i = max over all chunks of exponent(|v_i|),
+//      and carries status flags (a non-finite value seen; an error on a rank) in extra slots;
+//   2. every partial is rounded to an integer on the grid 2^(E_i + 1 - S), where
+//      S = 62 - ceil(log2(chunks in the step)), so |q| <= 2^S and the sum of all chunks fits in
+//      an Int64; ranks add their integers (exact) and an Int64 SUM-allreduce adds the ranks'
+//      (exact, so associative);
+//   3. the integer sums are scaled back by 2^(E_i + 1 - S).
+// Each value keeps S (~56-61) bits relative to the largest chunk partial of its element, more
+// than a float64 sum of float32 partials; the rounding is a deterministic function of each chunk.
+// Cost per step: an Int32 and an Int64 allreduce of the vector's length.
+import Collectives
+
+/// Outcome of the status slots of one reduction.
+public struct ReduceStatus: Sendable, Equatable {
+    /// Lowest rank that saw a non-finite partial, if any.
+    public var nonFiniteRank: Int?
+    /// Lowest rank that reported an error, if any, with its code.
+    public var errorRank: Int?
+    public var errorCode: Int32
+}
+
+public final class ExactReducer {
+    /// Values per chunk partial.
+    public let width: Int
+    /// Most chunks this rank stores in one step.
+    public let localCapacity: Int
+    /// `[localCapacity, width]` row-major: this step's chunk partials.
+    private var partials: [Double]
+    private var stored = 0
+    /// `[width + 3]`: per-element max exponent, then flags: nonFinite (Int32.max - rank),
+    /// error (Int32.max - rank), error code.
+    private var exponents: [Int32]
+    /// `[width]` integer sums.
+    private var fixed: [Int64]
+
+    /// Exponent of an element that is zero in every chunk.
+    static let emptyExponent: Int32 = -4000
+
+    public init(width: Int, localCapacity: Int) {
+        self.width = width
+        self.localCapacity = max(1, localCapacity)
+        partials = [Double](repeating: 0, count: self.localCapacity * width)
+        exponents = [Int32](repeating: Self.emptyExponent, count: width + 3)
+        fixed = [Int64](repeating: 0, count: width)
+        reset()
+    }
+
+    /// Starts a new step: forgets stored partials.
+    public func reset() {
+        stored = 0
+        for i in 0..<width { exponents[i] = Self.emptyExponent }
+        exponents[width] = Int32.min
+        exponents[width + 1] = Int32.min
+        exponents[width + 2] = Int32.min
+    }
+
+    /// Adds one chunk's partial: `main` `[mainCount]` in the training precision, then `extra`
+    /// (e.g. loss and weight sums), together `width` values.
+    public func add<T: TrainScalar>(main: UnsafePointer<T>?, mainCount: Int, extra: [Double]) {
+        precondition(stored < localCapacity, "ExactReducer: more chunks than capacity \(localCapacity)")
+        precondition(mainCount + extra.count == width, "ExactReducer: partial of \(mainCount + extra.count) values, width \(width)")
+        let base = stored * width
+        partials.withUnsafeMutableBufferPointer { p in
+            exponents.withUnsafeMutableBufferPointer { e in
+                var bad = false
+                for i in 0..<width {
+                    let v = i < mainCount ? Double(main![i]) : extra[i - mainCount]
+                    p[base + i] = v
+                    if v.isFinite {
+                        if v != 0 { let x = Int32(v.exponent); if x > e[i] { e[i] = x } }
+                    } else {
+                        bad = true
+                    }
+                }
+                if bad { e[width] = Int32.max }  // rank filled in by `reduce`
+            }
+        }
+        stored += 1
+    }
+
+    /// Reduces over all ranks. `chunksInStep` is the global number of chunks of this step (the same
+    /// on every rank). On return `result` `[width]` holds the sums (identical bits on every rank)
+    /// unless the status reports a non-finite value, in which case `result` is left untouched.
+    /// `errorCode` (non-zero) reports a local failure to every rank through the same collective.
+    public func reduce(_ comm: Communicator, chunksInStep: Int, result: inout [Double],
+                       errorCode: Int32 = 0) throws -> ReduceStatus {
+        precondition(result.count == width, "ExactReducer.reduce: result must hold width values")
+        // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
+        let tag = Int32.max - Int32(comm.rank)
+        if exponents[width] == Int32.max { exponents[width] = tag }
+        if errorCode != 0 { exponents[width + 1] = tag; exponents[width + 2] = errorCode }
+        try comm.allreduce(&exponents, op: .max)
+        var status = ReduceStatus(nonFiniteRank: nil, errorRank: nil, errorCode: 0)
+        if exponents[width] > Int32.min { status.nonFiniteRank = Int(Int32.max - exponents[width]) }
+        if exponents[width + 1] > Int32.min {
+            status.errorRank = Int(Int32.max - exponents[width + 1])
+            status.errorCode = exponents[width + 2]
+        }
+        if status.nonFiniteRank != nil || status.errorRank != nil { return status }
+
+        let headroom = Self.headroomBits(chunks: chunksInStep)
+        let s = 62 - headroom
+        for i in 0..<width { fixed[i] = 0 }
+        partials.withUnsafeBufferPointer { p in
+            exponents.withUnsafeBufferPointer { e in
+                fixed.withUnsafeMutableBufferPointer { f in
+                    for c in 0..<stored {
+                        let base = c * width
+                        for i in 0..<width {
+                            let v = p[base + i]
+                            if v == 0 { continue }
+                            // v * 2^(S - E - 1) without forming 2^(S - E - 1) (which may overflow).
+                            let shift = s - Int(e[i]) - 1
+                            let scaled = Double(sign: .plus, exponent: shift, significand: v)
+                            f[i] &+= Int64(scaled.rounded(.toNearestOrEven))
+                        }
+                    }
+                }
+            }
+        }
+        try comm.allreduce(&fixed, op: .sum)
+        for i in 0..<width {
+            let e = exponents[i]
+            result[i] = e == Self.emptyExponent
+                ? 0 : Double(sign: .plus, exponent: Int(e) + 1 - s, significand: Double(fixed[i]))
+        }
+        return status
+    }
+
+    /// ceil(log2(chunks)), at least 1.
+    static func headroomBits(chunks: Int) -> Int {
+        var bits = 1
+        while (1 << bits) < chunks { bits += 1 }
+        return bits
+    }
+
+    /// Plain reference: the exact sum of the given partials computed in order, rounded once
+    /// (through the same fixed-point grid, on one process). For tests.
+    public static func referenceSum(_ chunks: [[Double]]) -> [Double] {
+        guard let w = chunks.first?.count else { return [] }
+        var e = [Int32](repeating: emptyExponent, count: w)
+        for c in chunks { for i in 0..<w where c[i] != 0 { e[i] = max(e[i], Int32(c[i].exponent)) } }
+        let s = 62 - headroomBits(chunks: chunks.count)
+        var out = [Double](repeating: 0, count: w)
+        for i in 0..<w where e[i] != emptyExponent {
+            var acc: Int64 = 0
+            for c in chunks where c[i] != 0 {
+                acc &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: c[i]).rounded(.toNearestOrEven))
+            }
+            out[i] = Double(sign: .plus, exponent: Int(e[i]) + 1 - s, significand: Double(acc))
+        }
+        return out
+    }
+}

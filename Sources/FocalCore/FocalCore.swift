@@ -1,1 +1,0 @@
-// FocalCore: model, focal loss, reduction, optimizer and trainer.

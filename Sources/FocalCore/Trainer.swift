@@ -1,0 +1,345 @@
+// Trainer: the data-parallel training loop over a `Communicator`: per-chunk forward, focal loss and
+// backward, one exact reduction per step, Adam on rank 0 (or everywhere) and a parameter broadcast,
+// held-out evaluation from a global confusion matrix.
+import Collectives
+import FocalData
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Configuration
+
+/// Where Adam runs (`--optimizer-on`).
+public enum OptimizerPlacement: String, Codable, Sendable, CaseIterable {
+    /// Rank 0 steps, then broadcasts the parameters (the mission's design).
+    case root
+    /// Every rank steps on the identical reduced gradient; no broadcast.
+    case replicated
+}
+
+/// What a non-finite loss or gradient does (`--on-nan`).
+public enum NaNPolicy: String, Codable, Sendable, CaseIterable {
+    /// Stop every rank with an error naming the step and the rank.
+    case stop
+    /// Skip the update on every rank and go on.
+    case skip
+}
+
+public struct TrainConfig: Codable, Sendable, Equatable {
+    public var hidden: [Int] = [64]
+    public var gamma: Double = 2
+    public var reduction: LossReduction = .mean
+    public var adam = AdamConfig()
+    public var optimizerOn: OptimizerPlacement = .root
+    public var epochs: Int = 100
+    /// Global batch size in rows; nil means the whole training set (full batch).
+    public var batchSize: Int?
+    /// Rows per chunk: the unit of computation whose results never depend on the number of ranks.
+    public var chunkSize: Int = 256
+    /// Visit the batches in a new order each epoch (keyed by `shuffleSeed` and the epoch).
+    public var shuffleBatches: Bool = false
+    public var shuffleSeed: UInt64 = 42
+    /// Log (and record) the loss every this many epochs (and at the last epoch).
+    public var logEvery: Int = 10
+    /// Evaluate on the held-out split every this many epochs (0: only at the end).
+    public var evalEvery: Int = 0
+    public var initSeed: UInt64 = 0
+    public var onNaN: NaNPolicy = .stop
+    public init() {}
+}
+
+// MARK: - Data as a rank holds it
+
+/// One rank's rows of both split parts, in the training precision, with the plans that place them.
+public struct LocalData<T: TrainScalar> {
+    public var features: Int
+    public var classes: Int
+    /// `[trainRows, features]` row-major: this rank's training rows, batch after batch.
+    public var trainX: [T]
+    /// `[trainRows]`.
+    public var trainY: [Int32]
+    /// `[testRows, features]` row-major.
+    public var testX: [T]
+    /// `[testRows]`.
+    public var testY: [Int32]
+    public var trainPlan: ChunkPlan
+    public var testPlan: ChunkPlan
+    /// Global per-class counts of the training and test sets (exact integer allreduce).
+    public var trainCounts: [Int64]
+    public var testCounts: [Int64]
+
+    public var globalTrainRows: Int { trainPlan.rows }
+    public var globalTestRows: Int { testPlan.rows }
+}
+
+/// Loads this rank's rows from `source` following the chunk rule, and agrees on class counts.
+/// Every rank must call it; a failure on any rank becomes the same `AgreedError` everywhere.
+public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator, batchSize: Int?,
+                                          chunkSize: Int, as: T.Type = T.self) throws -> LocalData<T> {
+    let nTrain = source.trainCount, nTest = source.testCount
+    let trainPlan = ChunkPlan(rows: nTrain, batchSize: max(1, batchSize ?? nTrain), chunkSize: chunkSize, ranks: comm.size)
+    let testPlan = ChunkPlan(rows: nTest, batchSize: max(1, nTest), chunkSize: chunkSize, ranks: comm.size)
+    let rows = try comm.agree {
+        try source.rows(train: trainPlan.ownedRanges(rank: comm.rank), test: testPlan.ownedRanges(rank: comm.rank))
+    }
+    let k = source.classes
+    var counts = [Int64](repeating: 0, count: 2 * k)
+    for y in rows.train.y { counts[Int(y)] += 1 }
+    for y in rows.test.y { counts[k + Int(y)] += 1 }
+    try comm.allreduce(&counts, op: .sum)
+    return LocalData(features: source.features, classes: k,
+                     trainX: rows.train.x.map { T($0) }, trainY: rows.train.y,
+                     testX: rows.test.x.map { T($0) }, testY: rows.test.y,
+                     trainPlan: trainPlan, testPlan: testPlan,
+                     trainCounts: Array(counts[0..<k]), testCounts: Array(counts[k...]))
+}
+
+// MARK: - Outcome
+
+public struct EpochRecord: Sendable, Equatable {
+    public var epoch: Int
+    /// The reduction applied to all per-row losses of the epoch's steps.
+    public var loss: Double
+    public var lr: Double
+    /// Seconds since training started.
+    public var elapsed: Double
+    /// Training rows processed per second over the epoch (all ranks together).
+    public var samplesPerSecond: Double
+    /// Steps skipped because of a non-finite value (`--on-nan skip`).
+    public var skippedSteps: Int
+}
+
+/// Where a step's time went, summed over the run (this rank), in seconds.
+public struct StepTimings: Sendable, Equatable {
+    public var forward = 0.0, loss = 0.0, backward = 0.0, reduction = 0.0, optimizer = 0.0, broadcast = 0.0
+    public var steps = 0
+    public var total: Double { forward + loss + backward + reduction + optimizer + broadcast }
+}
+
+public struct TrainingError: Error, CustomStringConvertible, ClassifiedError, Sendable {
+    public var message: String
+    public var failureKind: FailureKind
+    public var description: String { message }
+}
+
+/// Monotonic seconds.
+@inline(__always) public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+// MARK: - Trainer
+
+public final class Trainer<T: TrainScalar> {
+    public let config: TrainConfig
+    public let shape: MLPShape
+    public let comm: Communicator
+    public let data: LocalData<T>
+    /// `[classes]` class weights alpha.
+    public let alpha: [T]
+    /// `[parameterCount]`: the parameters, identical on every rank between steps.
+    public var params: [T]
+    public let adam: Adam<T>
+    public private(set) var timings = StepTimings()
+
+    private let workspace: MLPWorkspace<T>
+    /// `[parameterCount]` one chunk's gradient.
+    private var chunkGrad: [T]
+    /// `[chunkSize, classes]`.
+    private var dLogits: [T]
+    /// `[parameterCount]` the step's gradient after the reduction and division.
+    private var grad: [T]
+    private let reducer: ExactReducer
+    /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
+    private var sums: [Double]
+    /// Per batch: this rank's chunks, and the local row offset of the batch's first owned row.
+    private let myChunks: [[Chunk]]
+    private let batchOffsets: [Int]
+
+    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil) {
+        self.config = config
+        self.comm = comm
+        self.data = data
+        shape = MLPShape(features: data.features, hidden: config.hidden, classes: data.classes)
+        self.alpha = alpha.map { T($0) }
+        params = initial ?? initialParameters(shape, seed: config.initSeed, as: T.self)
+        precondition(params.count == shape.parameterCount, "Trainer: initial parameters of wrong size")
+        adam = Adam<T>(count: shape.parameterCount, config: config.adam)
+        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows)))
+        workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
+        chunkGrad = [T](repeating: 0, count: shape.parameterCount)
+        dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
+        grad = [T](repeating: 0, count: shape.parameterCount)
+        let plan = data.trainPlan
+        myChunks = (0..<plan.batchCount).map { plan.chunks(batch: $0, rank: comm.rank) }
+        batchOffsets = plan.localBatchOffsets(rank: comm.rank)
+        let capacity = myChunks.map(\.count).max() ?? 1
+        reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity)
+        sums = [Double](repeating: 0, count: shape.parameterCount + 2)
+    }
+
+    /// The order in which batches are visited in `epoch`.
+    public func batchOrder(epoch: Int) -> [Int] {
+        var order = Array(0..<data.trainPlan.batchCount)
+        guard config.shuffleBatches, order.count > 1 else { return order }
+        // Fisher-Yates with SplitMix64 keyed by (seed, epoch): independent of the ranks.
+        var state = config.shuffleSeed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        for i in stride(from: order.count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        return order
+    }
+
+    /// Runs one global batch: returns the batch's (loss sum, weight sum, rows), or nil when the
+    /// step was skipped for a non-finite value.
+    public func step(batch b: Int, epoch: Int, stepIndex: Int) throws -> (loss: Double, weight: Double, rows: Int)? {
+        let P = shape.parameterCount, K = data.classes, F = data.features
+        reducer.reset()
+        var extra = [0.0, 0.0]
+        let chunks = myChunks[b]
+        let firstRow = chunks.first?.rows.lowerBound ?? 0
+        params.withUnsafeBufferPointer { pb in
+            data.trainX.withUnsafeBufferPointer { xb in
+                data.trainY.withUnsafeBufferPointer { yb in
+                    alpha.withUnsafeBufferPointer { ab in
+                        chunkGrad.withUnsafeMutableBufferPointer { gb in
+                            dLogits.withUnsafeMutableBufferPointer { db in
+                                for chunk in chunks {
+                                    let local = batchOffsets[b] + (chunk.rows.lowerBound - firstRow)
+                                    let m = chunk.rows.count
+                                    let x = xb.baseAddress! + local * F
+                                    var t0 = monotonicSeconds()
+                                    workspace.forward(params: pb.baseAddress!, x: x, rows: m)
+                                    var t1 = monotonicSeconds(); timings.forward += t1 - t0; t0 = t1
+                                    let s = focalLossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
+                                                          classes: K, alpha: ab.baseAddress!, gamma: T(config.gamma),
+                                                          dLogits: db.baseAddress!)
+                                    t1 = monotonicSeconds(); timings.loss += t1 - t0; t0 = t1
+                                    workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
+                                                       grad: gb.baseAddress!)
+                                    t1 = monotonicSeconds(); timings.backward += t1 - t0
+                                    extra[0] = s.loss
+                                    extra[1] = s.weight
+                                    reducer.add(main: UnsafePointer(gb.baseAddress!), mainCount: P, extra: extra)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var t0 = monotonicSeconds()
+        let status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums)
+        var t1 = monotonicSeconds(); timings.reduction += t1 - t0; t0 = t1
+        timings.steps += 1
+        if let r = status.nonFiniteRank {
+            if config.onNaN == .skip { return nil }
+            throw TrainingError(message: "non-finite loss or gradient at epoch \(epoch), step \(stepIndex) (first seen on rank \(r)); try a smaller --lr, or --on-nan skip",
+                                failureKind: .numeric)
+        }
+        if let r = status.errorRank {
+            throw TrainingError(message: "rank \(r) failed at epoch \(epoch), step \(stepIndex) (code \(status.errorCode))", failureKind: .system)
+        }
+        let rows = data.trainPlan.batchRows(b).count
+        let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])
+        for i in 0..<P { grad[i] = T(sums[i] / divisor) }
+        if config.optimizerOn == .replicated || comm.rank == 0 {
+            params.withUnsafeMutableBufferPointer { p in
+                grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!) }
+            }
+        }
+        t1 = monotonicSeconds(); timings.optimizer += t1 - t0; t0 = t1
+        if config.optimizerOn == .root && comm.size > 1 {
+            try comm.broadcast(&params, root: 0)
+            if comm.rank != 0 { adam.advanceStepCounter() }
+        }
+        timings.broadcast += monotonicSeconds() - t0
+        return (sums[P], sums[P + 1], rows)
+    }
+
+    /// Trains for `config.epochs` epochs starting at `startEpoch`, calling `onEpoch` (on every rank)
+    /// for logged epochs and `onEval` for intermediate evaluations.
+    public func train(startEpoch: Int = 0, onEpoch: (EpochRecord) -> Void,
+                      onEval: (Int, EvaluationReport) -> Void = { _, _ in }) throws {
+        let start = monotonicSeconds()
+        var stepIndex = 0
+        for epoch in startEpoch..<config.epochs {
+            let epochStart = monotonicSeconds()
+            var lossSum = 0.0, weightSum = 0.0, rows = 0, skipped = 0
+            for b in batchOrder(epoch: epoch) {
+                if let r = try step(batch: b, epoch: epoch, stepIndex: stepIndex) {
+                    lossSum += r.loss
+                    weightSum += r.weight
+                    rows += r.rows
+                } else {
+                    skipped += 1
+                }
+                stepIndex += 1
+            }
+            let isLast = epoch == config.epochs - 1
+            if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
+                let now = monotonicSeconds()
+                let loss = rows > 0 ? lossSum / lossDivisor(config.reduction, rows: rows, weightSum: weightSum) : .nan
+                onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: config.adam.lr, elapsed: now - start,
+                                    samplesPerSecond: Double(data.trainPlan.rows) / max(now - epochStart, 1e-12),
+                                    skippedSteps: skipped))
+            }
+            if config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0 && !isLast {
+                onEval(epoch, try evaluate())
+            }
+        }
+    }
+
+    /// Evaluates the current parameters on this rank's test rows; returns the global report
+    /// (identical on every rank). Nil-free: with no test rows anywhere the report is empty.
+    public func evaluate() throws -> EvaluationReport {
+        let K = data.classes, F = data.features
+        let plan = data.testPlan
+        var confusion = [Int64](repeating: 0, count: K * K)
+        let lossReducer = ExactReducer(width: 2, localCapacity: max(1, plan.chunks(batch: 0, rank: comm.rank).count))
+        lossReducer.reset()
+        var offset = 0
+        let chunks = plan.batchCount > 0 ? plan.chunks(batch: 0, rank: comm.rank) : []
+        params.withUnsafeBufferPointer { pb in
+            alpha.withUnsafeBufferPointer { ab in
+                for chunk in chunks {
+                    let m = chunk.rows.count
+                    data.testX.withUnsafeBufferPointer { xb in
+                        workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + offset * F, rows: m)
+                    }
+                    let logits = workspace.logits
+                    let s = data.testY.withUnsafeBufferPointer { yb in
+                        focalLossSums(logits: logits, targets: yb.baseAddress! + offset, rows: m, classes: K,
+                                      alpha: ab.baseAddress!, gamma: T(config.gamma), dLogits: nil)
+                    }
+                    for r in 0..<m {
+                        var best = 0
+                        for j in 1..<max(K, 1) where logits[r * K + j] > logits[r * K + best] { best = j }
+                        confusion[Int(data.testY[offset + r]) * K + best] += 1
+                    }
+                    lossReducer.add(main: UnsafePointer<T>?.none, mainCount: 0, extra: [s.loss, s.weight])
+                    offset += m
+                }
+            }
+        }
+        try comm.allreduce(&confusion, op: .sum)
+        var ls = [0.0, 0.0]
+        let status = try lossReducer.reduce(comm, chunksInStep: max(1, plan.batchCount > 0 ? plan.chunkCount(batch: 0) : 1), result: &ls)
+        var loss: Double? = nil
+        if status.nonFiniteRank == nil && plan.rows > 0 {
+            loss = Double(T(ls[0] / lossDivisor(config.reduction, rows: plan.rows, weightSum: ls[1])))
+        }
+        let matrix = (0..<K).map { Array(confusion[($0 * K)..<(($0 + 1) * K)]) }
+        return EvaluationReport(confusion: matrix, loss: loss)
+    }
+}

@@ -1,0 +1,243 @@
+// Train: the default command. Loads (or generates) each rank's rows, trains, evaluates, writes.
+import ArgumentParser
+import Collectives
+import FocalCore
+import FocalData
+import SwiftMPI
+
+/// A command that runs on every rank and returns the exit status every rank agrees on.
+protocol RankedCommand {
+    func execute(arguments: [String]) -> Int32
+}
+
+struct Train: ParsableCommand, RankedCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train the MLP with class-weighted focal loss (the default command).")
+
+    @OptionGroup(title: "Data") var data: DataOptions
+    @OptionGroup(title: "Training") var options: TrainOptions
+
+    func execute(arguments: [String]) -> Int32 {
+        let config: RunConfig
+        do {
+            config = try options.runConfig(data: data, arguments: arguments)
+        } catch {
+            return reportLocal(error)
+        }
+        return withCommunicator(simulate: config.simulateRanks) { comm in runTraining(config, comm: comm) }
+    }
+}
+
+// MARK: - Communicator choice
+
+/// Runs `body` once per rank: under mpirun with the MPI world; with `simulate` as that many
+/// threads; otherwise as a single rank without MPI (the debug mode). Returns rank 0's status.
+func withCommunicator(simulate: Int?, _ body: @escaping @Sendable (Communicator) -> Int32) -> Int32 {
+    if let n = simulate {
+        if underMPILauncher, let size = getenvInt("OMPI_COMM_WORLD_SIZE"), size > 1 {
+            return reportLocal(ValidationError("--simulate-ranks runs ranks as threads of one process; do not combine it with mpirun -n \(size)"))
+        }
+        return runInProcess(ranks: n, body)
+    }
+    if underMPILauncher {
+        do {
+            let world = try MPIRuntime.world
+            return body(world)
+        } catch {
+            return reportLocal(error, kind: .system)
+        }
+    }
+    return runInProcess(ranks: 1, body)
+}
+
+private func runInProcess(ranks: Int, _ body: @escaping @Sendable (Communicator) -> Int32) -> Int32 {
+    do {
+        let codes = try InProcessCommunicator.run(ranks: ranks) { comm in body(comm) }
+        return codes.first ?? 0
+    } catch {
+        return reportLocal(error, kind: .system)
+    }
+}
+
+func getenvInt(_ key: String) -> Int? {
+    getenv(key).flatMap { Int(String(cString: $0)) }
+}
+
+/// Prints an error found identically on every rank (option validation) once, from rank 0.
+func reportLocal(_ error: Error, kind: FailureKind? = nil) -> Int32 {
+    let k: FailureKind = kind ?? ((error is ValidationError) ? .usage : (error as? ClassifiedError)?.failureKind ?? .system)
+    if launchRank == 0 { printError("focal-ddp: error: \(error)") }
+    return k.rawValue
+}
+
+/// Prints an error agreed by all ranks once, from rank 0 of `comm`, and returns its exit status.
+func reportAgreed(_ error: Error, comm: Communicator) -> Int32 {
+    let kind: FailureKind
+    var message = String(describing: error)
+    if let a = error as? AgreedError {
+        kind = a.kind
+        if comm.size > 1 && !message.contains("rank") { message += " (rank \(a.rank))" }
+    } else if let c = error as? ClassifiedError {
+        kind = c.failureKind
+    } else {
+        kind = .system
+    }
+    if comm.rank == 0 { printError("focal-ddp: error: \(message)") }
+    return kind.rawValue
+}
+
+// MARK: - A training run on one rank
+
+/// Rank-0 output, honouring --quiet.
+struct Console {
+    let rank: Int
+    let quiet: Bool
+    let level: LogLevel
+    func info(_ s: String) { if rank == 0 && !quiet && level >= .info { print(s) } }
+    func summary(_ s: String) { if rank == 0 { print(s) } }
+    /// Debug lines come from every rank, prefixed by it.
+    func debug(_ s: String) { if level >= .debug { print("[rank \(rank)] \(s)") } }
+}
+
+func runTraining(_ config: RunConfig, comm: Communicator) -> Int32 {
+    pinBLASToOneThread()
+    do {
+        switch config.precision {
+        case .float32: try trainTyped(config, comm: comm, as: Float.self)
+        case .float64: try trainTyped(config, comm: comm, as: Double.self)
+        }
+        return 0
+    } catch {
+        return reportAgreed(error, comm: comm)
+    }
+}
+
+private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator, as: T.Type) throws {
+    let console = Console(rank: comm.rank, quiet: config.quiet, level: config.logLevel)
+    let t0 = monotonicSeconds()
+    let source = try comm.agree { try makeDataSource(config.input) }
+    let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
+                                               chunkSize: config.train.chunkSize)
+    let tData = monotonicSeconds() - t0
+    console.debug("holds \(data.trainY.count) training rows and \(data.testY.count) test rows (\(data.trainPlan.ownedRanges(rank: comm.rank).count) ranges); data ready in \(formatFixed(tData, digits: 3)) s")
+    let alpha = try comm.agree {
+        guard data.globalTrainRows > 0 else { throw DataError("the training set is empty") }
+        return try classWeights(scheme: config.classWeights, counts: data.trainCounts)
+    }
+    let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
+    let initial: [T]? = try comm.agree {
+        guard let path = config.initFile else { return nil }
+        return try ModelFile.parameters(from: SafetensorsFile.read(path: path), shape: shape, path: path, as: T.self)
+    }
+    // Refuse unwritable outputs before the first step (rank 0 writes them).
+    try comm.agree {
+        guard comm.rank == 0 else { return }
+        for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
+    }
+
+    let ranks = comm.size
+    console.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction")
+    console.info("train \(data.globalTrainRows) rows, classes \(data.trainCounts.map(String.init).joined(separator: "/")); test \(data.globalTestRows) rows, classes \(data.testCounts.map(String.init).joined(separator: "/")); class weights \(config.classWeights): [\(alpha.map { String($0) }.joined(separator: ", "))]")
+
+    if config.checkGradients {
+        let worst = try comm.agree { () -> Double in
+            let m = min(data.trainY.count, 64)
+            let p = (initial ?? initialParameters(shape, seed: config.train.initSeed, as: T.self)).map { Double($0) }
+            return gradientCheck(shape: shape, params: p, x: data.trainX[0..<(m * data.features)].map { Double($0) },
+                                 y: Array(data.trainY[0..<m]), alpha: alpha, gamma: config.train.gamma,
+                                 reduction: config.train.reduction)
+        }
+        let all = try comm.allreduce(worst, op: .max)
+        let bound = 1e-4
+        console.info("gradient check (float64, central differences): largest relative error \(all) (bound \(bound))")
+        if !(all <= bound) {
+            throw TrainingError(message: "gradient check failed: relative error \(all) above \(bound)", failureKind: .numeric)
+        }
+    }
+
+    let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha, initial: initial)
+    var records: [JSON] = []
+    let tTrain = monotonicSeconds()
+    try trainer.train(onEpoch: { r in
+        console.info("Epoch: \(r.epoch), Loss: \(r.loss)")
+        records.append(r.json)
+    }, onEval: { epoch, report in
+        console.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
+        records.append(report.json(type: "eval", epoch: epoch))
+    })
+    let trainSeconds = monotonicSeconds() - tTrain
+    let t = trainer.timings
+    console.debug("training \(formatFixed(trainSeconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
+
+    if data.globalTestRows > 0 {
+        let report = try trainer.evaluate()
+        console.summary(report.table())
+        records.append(report.json(type: "eval", epoch: config.train.epochs - 1))
+    } else {
+        console.summary("No held-out evaluation: no test rows (pass --test-data/--test-labels or a --test-fraction above 0).")
+    }
+    console.info("trained \(config.train.epochs) epochs in \(formatFixed(trainSeconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * config.train.epochs) / max(trainSeconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+    records.append(configRecord(config, shape: shape, alpha: alpha, data: data, ranks: ranks))
+
+    try comm.agree {
+        guard comm.rank == 0 else { return }
+        if let path = config.metricsOut {
+            let text = records.map(\.text).joined(separator: "\n") + "\n"
+            try Npy.atomicWrite(path: path, bytes: Array(text.utf8))
+        }
+        if let path = config.saveModel {
+            try ModelFile.encode(trainer.params, shape: shape).write(path: path)
+        }
+    }
+}
+
+/// The run's configuration as the last metrics record.
+private func configRecord<T>(_ c: RunConfig, shape: MLPShape, alpha: [Double], data: LocalData<T>, ranks: Int) -> JSON {
+    var fields: [(String, JSON)] = [("type", .string("config")), ("version", .string(focalVersion))]
+    switch c.input {
+    case .generated(let d):
+        let s = d.classification
+        fields.append(("data", .object([
+            ("generator", .string(d.generator.rawValue)), ("samples", .int(Int64(s.samples))),
+            ("features", .int(Int64(s.features))), ("informative", .int(Int64(s.informative))),
+            ("redundant", .int(Int64(s.redundant))), ("repeated", .int(Int64(s.repeated))),
+            ("classes", .int(Int64(s.classes))), ("clusters_per_class", .int(Int64(s.clustersPerClass))),
+            ("weights", s.weights.map { .array($0.map { .number($0) }) } ?? .null),
+            ("flip_y", .number(s.flipY)), ("class_sep", .number(s.classSep)), ("hypercube", .bool(s.hypercube)),
+            ("shuffle", .bool(s.shuffle)), ("seed", .int(Int64(s.seed))),
+            ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
+            ("stratify", .bool(d.split.stratify)),
+        ])))
+    case let .files(train, trainLabels, test, testLabels, _):
+        fields.append(("data", .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
+                                        ("test_data", test.map { .string($0) } ?? .null),
+                                        ("test_labels", testLabels.map { .string($0) } ?? .null)])))
+    }
+    let t = c.train
+    fields += [
+        ("train_rows", .int(Int64(data.globalTrainRows))), ("test_rows", .int(Int64(data.globalTestRows))),
+        ("train_counts", .array(data.trainCounts.map { .int($0) })), ("test_counts", .array(data.testCounts.map { .int($0) })),
+        ("class_weights", .string(String(describing: c.classWeights))), ("alpha", .array(alpha.map { .number($0) })),
+        ("model", .string(shape.description)), ("parameters", .int(Int64(shape.parameterCount))),
+        ("precision", .string(c.precision.rawValue)), ("gamma", .number(t.gamma)), ("reduction", .string(t.reduction.rawValue)),
+        ("lr", .number(t.adam.lr)), ("beta1", .number(t.adam.beta1)), ("beta2", .number(t.adam.beta2)),
+        ("eps", .number(t.adam.eps)), ("weight_decay", .number(t.adam.weightDecay)), ("adamw", .bool(t.adam.decoupled)),
+        ("optimizer_on", .string(t.optimizerOn.rawValue)), ("epochs", .int(Int64(t.epochs))),
+        ("batch_size", .int(Int64(t.batchSize ?? data.globalTrainRows))), ("chunk_size", .int(Int64(t.chunkSize))),
+        ("shuffle_batches", .bool(t.shuffleBatches)), ("init_seed", .int(Int64(t.initSeed))),
+        ("init", c.initFile.map { .string($0) } ?? .null), ("ranks", .int(Int64(ranks))),
+    ]
+    return .object(fields)
+}
+
+/// Throws a one-line error naming `path` if a file cannot be created in its directory.
+func checkWritable(_ path: String) throws {
+    let dir: String
+    if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
+    var st = stat()
+    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+        throw DataError("\(path): directory '\(dir)' does not exist")
+    }
+    guard access(dir, W_OK) == 0 else { throw DataError("\(path): directory '\(dir)' is not writable") }
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw DataError("\(path): is a directory") }
+}

@@ -34,6 +34,9 @@ static inline MPI_Op cmpi_op_min(void) { return MPI_MIN; }
 static inline void *cmpi_in_place(void) { return MPI_IN_PLACE; }
 /// `MPI_STATUS_IGNORE`: `((MPI_Status *) 0)`, likewise a cast.
 static inline MPI_Status *cmpi_status_ignore(void) { return MPI_STATUS_IGNORE; }
+/// `MPI_STATUSES_IGNORE`: `((MPI_Status *) 0)`; needed by `MPI_Testall`/`MPI_Waitall` when a
+/// non-blocking allreduce was split into several requests.
+static inline MPI_Status *cmpi_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }
 /// `MPI_REQUEST_NULL`: a macro over `&ompi_request_null`.
 static inline MPI_Request cmpi_request_null(void) { return MPI_REQUEST_NULL; }
 /// `MPI_ERRORS_RETURN`: error handler macro; we return errors instead of aborting.

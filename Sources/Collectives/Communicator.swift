@@ -8,6 +8,8 @@
 // is a thrown `CommError`; buffer-pointer forms are the primitives (no copies in the hot path),
 // array forms are conveniences in the extension below.
 
+import Foundation
+
 // MARK: - Element types and operations
 
 /// The element types a collective can carry. The raw tag is used by implementations to pick
@@ -210,6 +212,31 @@ extension Communicator {
         if rank != root { bytes = [UInt8](repeating: 0, count: Int(count[0])) }
         try broadcast(&bytes, root: root)
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Broadcasts a `Codable` value from `root` as JSON text (over the string broadcast).
+    /// If root cannot encode it, every rank throws `CommError.codec`; a rank that cannot decode
+    /// the text throws `CommError.codec` (the other ranks continue).
+    public func broadcast<V: Codable>(value: V, root: Int = 0) throws -> V {
+        var text = ""
+        var encodeError: String?
+        if rank == root {
+            do {
+                text = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+            } catch {
+                encodeError = "\(error)"
+            }
+        }
+        // JSON is never empty, so the empty string tells the other ranks that root failed.
+        let received = try broadcast(text, root: root)
+        if let encodeError { throw CommError.codec("rank \(root) could not encode \(V.self): \(encodeError)") }
+        guard !received.isEmpty else { throw CommError.codec("rank \(root) could not encode \(V.self)") }
+        if rank == root { return value }
+        do {
+            return try JSONDecoder().decode(V.self, from: Data(received.utf8))
+        } catch {
+            throw CommError.codec("rank \(rank) could not decode \(V.self) from rank \(root): \(error)")
+        }
     }
 
     /// True on every rank iff `flag` is true on at least one rank (a collective decision).

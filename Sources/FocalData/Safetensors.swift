@@ -1,0 +1,707 @@
+// Safetensors: read and write the safetensors tensor file format (the parameter files PyTorch writes).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The format (huggingface/safetensors, README "Format"):
+//   8 bytes   N, unsigned 64-bit little-endian: the length of the header
+//   N bytes   a UTF-8 JSON object: {"__metadata__": {string: string} (optional),
+//             "<name>": {"dtype": "F32", "shape": [d0, d1, ...], "data_offsets": [begin, end]}, ...};
+//             the reference writer pads it with spaces (0x20) to a multiple of 8 bytes
+//   the rest  the payload: each tensor's elements row-major, little-endian, at payload bytes
+//             begin..<end; the tensors cover the payload exactly (no holes, no overlap)
+
+// MARK: - File model
+
+/// A safetensors file in memory: named tensors plus the free-form `__metadata__` string map.
+public struct SafetensorsFile: Sendable, Equatable {
+    /// Element types this reader understands (the safetensors names).
+    public enum DType: String, Sendable, CaseIterable {
+        case f32 = "F32", f64 = "F64", i32 = "I32", i64 = "I64"
+
+        /// Bytes per element.
+        public var size: Int {
+            switch self {
+            case .f32, .i32: return 4
+            case .f64, .i64: return 8
+            }
+        }
+
+        /// Rank in the reference writer's payload order: it sorts tensors by dtype, descending in
+        /// its enum order (..., I32, U32, F32, F64, I64, ...), then by name. Larger rank goes first.
+        var writeRank: Int {
+            switch self {
+            case .i32: return 0
+            case .f32: return 1
+            case .f64: return 2
+            case .i64: return 3
+            }
+        }
+
+        var isFloatingPoint: Bool { self == .f32 || self == .f64 }
+    }
+
+    /// One tensor: its element type, its shape and its raw payload bytes.
+    public struct Tensor: Sendable, Equatable {
+        public var dtype: DType
+        /// Dimensions, outermost first (`[]` is a scalar, a 0 anywhere makes the tensor empty).
+        public var shape: [Int]
+        /// `product(shape) * dtype.size` bytes: the elements row-major, each little-endian.
+        public var bytes: [UInt8]
+
+        /// The number of elements, `product(shape)` (1 for a scalar).
+        public var count: Int { shape.reduce(1, *) }
+
+        /// A tensor from raw little-endian bytes; throws if the byte count does not match the shape.
+        public init(dtype: DType, shape: [Int], bytes: [UInt8]) throws {
+            guard let n = elementCount(shape), let expected = multiplied(n, dtype.size) else {
+                throw DataError("safetensors: invalid shape \(shape)")
+            }
+            guard bytes.count == expected else {
+                throw DataError("safetensors: a \(dtype.rawValue) tensor of shape \(shape) needs \(expected) bytes, got \(bytes.count)")
+            }
+            self.dtype = dtype
+            self.shape = shape
+            self.bytes = bytes
+        }
+
+        /// An F32 tensor; `values` are row-major with `values.count == product(shape)`.
+        public init(shape: [Int], floats values: [Float]) {
+            precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
+            self.dtype = .f32
+            self.shape = shape
+            self.bytes = encodeLittleEndian(values.map { $0.bitPattern })
+        }
+
+        /// An F64 tensor; `values` are row-major with `values.count == product(shape)`.
+        public init(shape: [Int], doubles values: [Double]) {
+            precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
+            self.dtype = .f64
+            self.shape = shape
+            self.bytes = encodeLittleEndian(values.map { $0.bitPattern })
+        }
+
+        /// An I64 tensor; `values` are row-major with `values.count == product(shape)`.
+        public init(shape: [Int], int64s values: [Int64]) {
+            precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
+            self.dtype = .i64
+            self.shape = shape
+            self.bytes = encodeLittleEndian(values.map { UInt64(bitPattern: $0) })
+        }
+
+        /// An I32 tensor; `values` are row-major with `values.count == product(shape)`.
+        public init(shape: [Int], int32s values: [Int32]) {
+            precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
+            self.dtype = .i32
+            self.shape = shape
+            self.bytes = encodeLittleEndian(values.map { UInt32(bitPattern: $0) })
+        }
+
+        /// The elements as `Double` (F64 as is, F32 widened exactly); nil for integer tensors.
+        public func doubleValues() -> [Double]? {
+            switch dtype {
+            case .f64: return decodeLittleEndian(bytes, as: UInt64.self).map { Double(bitPattern: $0) }
+            case .f32: return decodeLittleEndian(bytes, as: UInt32.self).map { Double(Float(bitPattern: $0)) }
+            case .i32, .i64: return nil
+            }
+        }
+
+        /// The elements as `Float` (F32 as is, F64 rounded to nearest); nil for integer tensors.
+        public func floatValues() -> [Float]? {
+            switch dtype {
+            case .f32: return decodeLittleEndian(bytes, as: UInt32.self).map { Float(bitPattern: $0) }
+            case .f64: return decodeLittleEndian(bytes, as: UInt64.self).map { Float(Double(bitPattern: $0)) }
+            case .i32, .i64: return nil
+            }
+        }
+
+        /// The elements as `Int64` (I64 as is, I32 widened); nil for floating-point tensors.
+        public func int64Values() -> [Int64]? {
+            switch dtype {
+            case .i64: return decodeLittleEndian(bytes, as: UInt64.self).map { Int64(bitPattern: $0) }
+            case .i32: return decodeLittleEndian(bytes, as: UInt32.self).map { Int64(Int32(bitPattern: $0)) }
+            case .f32, .f64: return nil
+            }
+        }
+    }
+
+    /// Tensors by name (the name `__metadata__` is reserved).
+    public var tensors: [String: Tensor]
+    /// The header's `__metadata__` map (empty: the key is left out when writing).
+    public var metadata: [String: String]
+
+    public init(tensors: [String: Tensor] = [:], metadata: [String: String] = [:]) {
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    // MARK: - Typed accessors
+
+    /// The tensor called `name`, or a `DataError` listing the names present.
+    public func tensor(_ name: String) throws -> Tensor {
+        guard let t = tensors[name] else {
+            let have = tensors.keys.sorted(by: utf8Less).joined(separator: ", ")
+            throw DataError("safetensors: no tensor named '\(name)' (present: \(have.isEmpty ? "none" : have))")
+        }
+        return t
+    }
+
+    /// The values of a floating-point tensor as `Float`, row-major (F64 is rounded to nearest).
+    public func floats(_ name: String) throws -> [Float] {
+        let t = try tensor(name)
+        guard let v = t.floatValues() else {
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not F32 or F64")
+        }
+        return v
+    }
+
+    /// The values of a floating-point tensor as `Double`, row-major (F32 is widened exactly).
+    public func doubles(_ name: String) throws -> [Double] {
+        let t = try tensor(name)
+        guard let v = t.doubleValues() else {
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not F32 or F64")
+        }
+        return v
+    }
+
+    /// The values of an integer tensor as `Int64`, row-major (I32 is widened).
+    public func int64s(_ name: String) throws -> [Int64] {
+        let t = try tensor(name)
+        guard let v = t.int64Values() else {
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not I32 or I64")
+        }
+        return v
+    }
+}
+
+// MARK: - Reading
+
+extension SafetensorsFile {
+    /// The reference implementation refuses headers longer than this (100 MB); so do we.
+    public static let maxHeaderLength = 100_000_000
+
+    /// Reads and validates a safetensors file; every problem is a one-line `DataError` naming `path`.
+    public static func read(path: String) throws -> SafetensorsFile {
+        let bytes = try readWholeFile(path)
+        return try decode(bytes, source: path)
+    }
+
+    /// Parses the bytes of a whole file. `source` names the file in error messages.
+    ///
+    /// Checks: at least 8 bytes; header length within the file and at most `maxHeaderLength`;
+    /// header is UTF-8 JSON starting with `{` (trailing spaces allowed); no duplicate keys; each
+    /// entry has exactly `dtype`, `shape`, `data_offsets`; dtype known; offsets within the payload,
+    /// `end - begin == product(shape) * size`; tensors contiguous from 0, non-overlapping, and
+    /// covering the whole payload.
+    public static func decode(_ bytes: [UInt8], source: String) throws -> SafetensorsFile {
+        func fail(_ why: String) -> DataError { DataError("\(source): \(why)") }
+
+        guard bytes.count >= 8 else {
+            throw fail("truncated safetensors file: \(bytes.count) bytes, need at least the 8-byte header length")
+        }
+        var n: UInt64 = 0
+        for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+        guard n <= UInt64(maxHeaderLength) else {
+            throw fail("safetensors header length \(n) exceeds the limit of \(maxHeaderLength) bytes")
+        }
+        let headerLength = Int(n)
+        guard headerLength <= bytes.count - 8 else {
+            throw fail("truncated safetensors file: header length \(headerLength) but only \(bytes.count - 8) bytes follow the length field")
+        }
+        guard headerLength >= 2, bytes[8] == UInt8(ascii: "{") else {
+            throw fail("garbled safetensors header: it must be a JSON object starting with '{'")
+        }
+        let headerBytes = Array(bytes[8..<(8 + headerLength)])
+        let root: JSONValue
+        do {
+            root = try JSONParser.parse(headerBytes)
+        } catch let e as JSONParser.Failure {
+            throw fail("garbled safetensors header: \(e.message) at header byte \(e.offset)")
+        }
+        guard case .object(let entries) = root else {
+            throw fail("garbled safetensors header: not a JSON object")
+        }
+
+        let payloadStart = 8 + headerLength
+        let payloadLength = bytes.count - payloadStart
+        var seen = Set<String>()
+        var metadata: [String: String] = [:]
+        var spans: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
+        for (key, value) in entries {
+            guard seen.insert(key).inserted else { throw fail("safetensors header has a duplicate key '\(key)'") }
+            if key == "__metadata__" {
+                guard case .object(let pairs) = value else { throw fail("safetensors __metadata__ must be an object of strings") }
+                for (k, v) in pairs {
+                    guard case .string(let s) = v else { throw fail("safetensors __metadata__ value of '\(k)' is not a string") }
+                    guard metadata.updateValue(s, forKey: k) == nil else { throw fail("safetensors __metadata__ has a duplicate key '\(k)'") }
+                }
+                continue
+            }
+            guard case .object(let fields) = value else { throw fail("safetensors entry '\(key)' is not an object") }
+            var dtypeName: String?
+            var shape: [Int]?
+            var offsets: [Int]?
+            for (field, v) in fields {
+                switch field {
+                case "dtype":
+                    guard dtypeName == nil, case .string(let s) = v else { throw fail("safetensors tensor '\(key)': bad or repeated \"dtype\"") }
+                    dtypeName = s
+                case "shape":
+                    guard shape == nil, let dims = v.integerArray else { throw fail("safetensors tensor '\(key)': \"shape\" must be an array of non-negative integers") }
+                    shape = dims
+                case "data_offsets":
+                    guard offsets == nil, let o = v.integerArray, o.count == 2 else { throw fail("safetensors tensor '\(key)': \"data_offsets\" must be [begin, end]") }
+                    offsets = o
+                default:
+                    throw fail("safetensors tensor '\(key)': unexpected field '\(field)'")
+                }
+            }
+            guard let dtypeName, let shape, let offsets else {
+                throw fail("safetensors tensor '\(key)': needs \"dtype\", \"shape\" and \"data_offsets\"")
+            }
+            guard let dtype = DType(rawValue: dtypeName) else {
+                let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
+                throw fail("safetensors tensor '\(key)': unsupported dtype \"\(dtypeName)\" (supported: \(known))")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin <= end, end <= payloadLength else {
+                throw fail("safetensors tensor '\(key)': data_offsets [\(begin), \(end)] outside the \(payloadLength)-byte payload")
+            }
+            guard let count = elementCount(shape), let size = multiplied(count, dtype.size), size == end - begin else {
+                throw fail("safetensors tensor '\(key)': \(dtype.rawValue) shape \(shape) does not match its \(end - begin) bytes")
+            }
+            spans.append((key, dtype, shape, begin, end))
+        }
+
+        // Contiguous, non-overlapping, covering the payload exactly (the reference's "validate").
+        spans.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+        var cursor = 0
+        for s in spans {
+            guard s.begin == cursor else {
+                throw fail(s.begin < cursor
+                    ? "safetensors tensor '\(s.name)' overlaps another tensor (begins at \(s.begin), previous ends at \(cursor))"
+                    : "safetensors payload has a hole before tensor '\(s.name)' (bytes \(cursor)..<\(s.begin) unused)")
+            }
+            cursor = s.end
+        }
+        guard cursor == payloadLength else {
+            throw fail("safetensors payload has \(payloadLength - cursor) trailing bytes not covered by any tensor")
+        }
+
+        var tensors: [String: Tensor] = [:]
+        for s in spans {
+            let raw = Array(bytes[(payloadStart + s.begin)..<(payloadStart + s.end)])
+            tensors[s.name] = try Tensor(dtype: s.dtype, shape: s.shape, bytes: raw)
+        }
+        return SafetensorsFile(tensors: tensors, metadata: metadata)
+    }
+}
+
+// MARK: - Writing
+
+extension SafetensorsFile {
+    /// The file's bytes, deterministic: identical tensors and metadata give identical bytes.
+    ///
+    /// Layout as the reference writer (`safetensors.torch.save_file`) makes it, so a file it wrote
+    /// with at most one metadata key round-trips byte for byte: payload order by dtype (I64, F64,
+    /// F32, I32: every tensor stays aligned to its element size) then by name (UTF-8 bytes); compact
+    /// JSON, keys `dtype`, `shape`, `data_offsets` in that order, `__metadata__` first with its keys
+    /// sorted; serde_json string escaping; header padded with spaces to a multiple of 8.
+    public func encoded() throws -> [UInt8] {
+        if tensors["__metadata__"] != nil {
+            throw DataError("safetensors: '__metadata__' is reserved and cannot name a tensor")
+        }
+        let order = tensors.keys.sorted { a, b in
+            let (ra, rb) = (tensors[a]!.dtype.writeRank, tensors[b]!.dtype.writeRank)
+            return ra != rb ? ra > rb : utf8Less(a, b)
+        }
+        var header: [UInt8] = [UInt8(ascii: "{")]
+        var first = true
+        func separator() {
+            if !first { header.append(UInt8(ascii: ",")) }
+            first = false
+        }
+        if !metadata.isEmpty {
+            separator()
+            appendJSONString("__metadata__", to: &header)
+            header.append(contentsOf: Array(":{".utf8))
+            for (i, key) in metadata.keys.sorted(by: utf8Less).enumerated() {
+                if i > 0 { header.append(UInt8(ascii: ",")) }
+                appendJSONString(key, to: &header)
+                header.append(UInt8(ascii: ":"))
+                appendJSONString(metadata[key]!, to: &header)
+            }
+            header.append(UInt8(ascii: "}"))
+        }
+        var offset = 0
+        for name in order {
+            let t = tensors[name]!
+            guard t.shape.allSatisfy({ $0 >= 0 }), elementCount(t.shape).flatMap({ multiplied($0, t.dtype.size) }) == t.bytes.count else {
+                throw DataError("safetensors: tensor '\(name)' has \(t.bytes.count) bytes, which does not match \(t.dtype.rawValue) shape \(t.shape)")
+            }
+            separator()
+            appendJSONString(name, to: &header)
+            let dims = t.shape.map(String.init).joined(separator: ",")
+            let entry = ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}"
+            header.append(contentsOf: Array(entry.utf8))
+            offset += t.bytes.count
+        }
+        header.append(UInt8(ascii: "}"))
+        header.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - header.count % 8) % 8))
+
+        var out: [UInt8] = []
+        out.reserveCapacity(8 + header.count + offset)
+        let n = UInt64(header.count)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: n >> (8 * UInt64(i)))) }
+        out.append(contentsOf: header)
+        for name in order { out.append(contentsOf: tensors[name]!.bytes) }
+        return out
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, fsync, rename over
+    /// `path`, fsync of the directory. Readers see the old file or the new one, never a mix.
+    public func write(path: String) throws {
+        try writeFileAtomically(path, bytes: encoded())
+    }
+}
+
+// MARK: - Little-endian element codecs
+
+/// `product(shape)`, or nil if a dimension is negative or the product overflows.
+private func elementCount(_ shape: [Int]) -> Int? {
+    var n = 1
+    for d in shape {
+        guard d >= 0, let m = multiplied(n, d) else { return nil }
+        n = m
+    }
+    return n
+}
+
+private func multiplied(_ a: Int, _ b: Int) -> Int? {
+    let (m, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow ? nil : m
+}
+
+/// Elements to bytes, each little-endian, in order.
+private func encodeLittleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: values.count * MemoryLayout<T>.size)
+    out.withUnsafeMutableBytes { raw in
+        for (i, v) in values.enumerated() {
+            raw.storeBytes(of: v.littleEndian, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
+        }
+    }
+    return out
+}
+
+/// Bytes (count a multiple of `T`'s size) to elements, each read little-endian.
+private func decodeLittleEndian<T: FixedWidthInteger>(_ bytes: [UInt8], as: T.Type) -> [T] {
+    let n = bytes.count / MemoryLayout<T>.size
+    return bytes.withUnsafeBytes { raw in
+        (0..<n).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+    }
+}
+
+/// Byte-wise order of the UTF-8 encodings (the reference writer's name order).
+private func utf8Less(_ a: String, _ b: String) -> Bool {
+    a.utf8.lexicographicallyPrecedes(b.utf8)
+}
+
+// MARK: - JSON (just what a safetensors header needs)
+
+/// A parsed JSON value; objects keep their keys in file order, duplicates included.
+private indirect enum JSONValue {
+    case object([(String, JSONValue)])
+    case array([JSONValue])
+    case string(String)
+    /// A number written as a plain non-negative integer that fits in `Int`.
+    case integer(Int)
+    /// Any other number, `true`, `false` or `null` (valid JSON, never valid in a header field).
+    case other
+
+    /// An array of plain non-negative integers.
+    var integerArray: [Int]? {
+        guard case .array(let items) = self else { return nil }
+        var out: [Int] = []
+        for item in items {
+            guard case .integer(let v) = item else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+}
+
+/// A strict recursive-descent JSON parser (RFC 8259) over UTF-8 bytes.
+private struct JSONParser {
+    struct Failure: Error {
+        var message: String
+        var offset: Int
+    }
+
+    let bytes: [UInt8]
+    var i = 0
+    /// Nesting limit: a header is three levels deep; this only stops pathological input.
+    static let maxDepth = 32
+
+    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        var p = JSONParser(bytes: bytes)
+        p.skipWhitespace()
+        let v = try p.value(depth: 0)
+        p.skipWhitespace()
+        guard p.i == bytes.count else { throw Failure(message: "unexpected data after the JSON object", offset: p.i) }
+        return v
+    }
+
+    mutating func skipWhitespace() {
+        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
+    }
+
+    mutating func expect(_ c: UInt8) throws {
+        guard i < bytes.count, bytes[i] == c else {
+            throw Failure(message: i < bytes.count ? "expected '\(Character(Unicode.Scalar(c)))'" : "unexpected end", offset: i)
+        }
+        i += 1
+    }
+
+    mutating func value(depth: Int) throws -> JSONValue {
+        guard depth < JSONParser.maxDepth else { throw Failure(message: "nesting too deep", offset: i) }
+        guard i < bytes.count else { throw Failure(message: "unexpected end", offset: i) }
+        switch bytes[i] {
+        case UInt8(ascii: "{"):
+            i += 1
+            var entries: [(String, JSONValue)] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(entries) }
+            while true {
+                skipWhitespace()
+                let key = try string()
+                skipWhitespace()
+                try expect(UInt8(ascii: ":"))
+                skipWhitespace()
+                entries.append((key, try value(depth: depth + 1)))
+                skipWhitespace()
+                if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                try expect(UInt8(ascii: "}"))
+                return .object(entries)
+            }
+        case UInt8(ascii: "["):
+            i += 1
+            var items: [JSONValue] = []
+            skipWhitespace()
+            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            while true {
+                skipWhitespace()
+                items.append(try value(depth: depth + 1))
+                skipWhitespace()
+                if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
+                try expect(UInt8(ascii: "]"))
+                return .array(items)
+            }
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .other
+        case UInt8(ascii: "f"): try literal("false"); return .other
+        case UInt8(ascii: "n"): try literal("null"); return .other
+        default:
+            return try number()
+        }
+    }
+
+    mutating func literal(_ word: String) throws {
+        for c in word.utf8 { try expect(c) }
+    }
+
+    /// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    mutating func number() throws -> JSONValue {
+        let start = i
+        func digits(_ p: inout JSONParser) -> Int {
+            let s = p.i
+            while p.i < p.bytes.count, p.bytes[p.i] >= 0x30, p.bytes[p.i] <= 0x39 { p.i += 1 }
+            return p.i - s
+        }
+        var plain = true
+        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1; plain = false }
+        let intStart = i
+        let n = digits(&self)
+        guard n > 0 else { throw Failure(message: "invalid value", offset: start) }
+        guard !(n > 1 && bytes[intStart] == UInt8(ascii: "0")) else { throw Failure(message: "number with a leading zero", offset: start) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
+            i += 1; plain = false
+            guard digits(&self) > 0 else { throw Failure(message: "invalid number", offset: start) }
+        }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
+            i += 1; plain = false
+            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+            guard digits(&self) > 0 else { throw Failure(message: "invalid number", offset: start) }
+        }
+        guard plain else { return .other }
+        var v = 0
+        for b in bytes[intStart..<i] {
+            guard let m = multiplied(v, 10), case let (s, o) = m.addingReportingOverflow(Int(b - 0x30)), !o else {
+                throw Failure(message: "integer too large", offset: start)
+            }
+            v = s
+        }
+        return .integer(v)
+    }
+
+    mutating func hex4() throws -> UInt32 {
+        guard i + 4 <= bytes.count else { throw Failure(message: "truncated \\u escape", offset: i) }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[i]
+            let d: UInt32
+            switch b {
+            case 0x30...0x39: d = UInt32(b - 0x30)
+            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+            default: throw Failure(message: "bad \\u escape", offset: i)
+            }
+            v = v << 4 | d
+            i += 1
+        }
+        return v
+    }
+
+    mutating func string() throws -> String {
+        try expect(UInt8(ascii: "\""))
+        var out: [UInt8] = []
+        while true {
+            guard i < bytes.count else { throw Failure(message: "unterminated string", offset: i) }
+            let b = bytes[i]
+            i += 1
+            switch b {
+            case UInt8(ascii: "\""):
+                guard let s = String(validating: out, as: UTF8.self) else {
+                    throw Failure(message: "string is not valid UTF-8", offset: i)
+                }
+                return s
+            case UInt8(ascii: "\\"):
+                guard i < bytes.count else { throw Failure(message: "unterminated string", offset: i) }
+                let e = bytes[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code) {
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                            throw Failure(message: "unpaired surrogate in \\u escape", offset: i)
+                        }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(message: "unpaired surrogate in \\u escape", offset: i) }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw Failure(message: "unpaired surrogate in \\u escape", offset: i) }
+                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                default:
+                    throw Failure(message: "bad escape", offset: i - 1)
+                }
+            case 0x00..<0x20:
+                throw Failure(message: "control character in string", offset: i - 1)
+            default:
+                out.append(b)
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string with serde_json's escaping (the reference writer's): `"` `\` and
+/// control characters escaped (`\b \f \n \r \t`, else `\u00xx` lowercase), everything else raw UTF-8.
+private func appendJSONString(_ s: String, to out: inout [UInt8]) {
+    let hex = Array("0123456789abcdef".utf8)
+    out.append(UInt8(ascii: "\""))
+    for b in s.utf8 {
+        switch b {
+        case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
+        case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
+        case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
+        case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
+        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+        case 0x00..<0x20:
+            out.append(contentsOf: Array("\\u00".utf8))
+            out.append(hex[Int(b >> 4)])
+            out.append(hex[Int(b & 0xF)])
+        default: out.append(b)
+        }
+    }
+    out.append(UInt8(ascii: "\""))
+}
+
+// MARK: - POSIX file I/O
+
+private func errnoText() -> String { String(cString: strerror(errno)) }
+
+/// The whole file at `path`, or a `DataError` naming it.
+private func readWholeFile(_ path: String) throws -> [UInt8] {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw DataError("\(path): cannot open: \(errnoText())") }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else { throw DataError("\(path): cannot stat: \(errnoText())") }
+    guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError("\(path): not a regular file") }
+    var out = [UInt8](repeating: 0, count: Int(st.st_size))
+    var done = 0
+    while done < out.count {
+        let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
+        if r < 0 {
+            if errno == EINTR { continue }
+            throw DataError("\(path): read failed: \(errnoText())")
+        }
+        if r == 0 { break }
+        done += r
+    }
+    guard done == out.count else { throw DataError("\(path): file shrank while being read (\(done) of \(out.count) bytes)") }
+    return out
+}
+
+/// Writes `bytes` to a temporary file next to `path`, fsyncs it, renames it over `path`, and
+/// fsyncs the directory.
+private func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
+    let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    var rng = SystemRandomNumberGenerator()
+    let tmp = (directory == "/" ? "" : directory) + "/.\(base).tmp-\(getpid())-\(String(rng.next() as UInt64, radix: 16))"
+
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw DataError("\(path): cannot create temporary file in \(directory): \(errnoText())") }
+    var ok = false
+    defer {
+        if !ok { unlink(tmp) }
+    }
+    var done = 0
+    while done < bytes.count {
+        let w = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+        if w < 0 {
+            if errno == EINTR { continue }
+            let why = errnoText()
+            close(fd)
+            throw DataError("\(path): write failed: \(why)")
+        }
+        done += w
+    }
+    guard fsync(fd) == 0 else {
+        let why = errnoText()
+        close(fd)
+        throw DataError("\(path): fsync failed: \(why)")
+    }
+    guard close(fd) == 0 else { throw DataError("\(path): close failed: \(errnoText())") }
+    guard rename(tmp, path) == 0 else { throw DataError("\(path): cannot rename the temporary file into place: \(errnoText())") }
+    ok = true
+    let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dfd >= 0 {
+        _ = fsync(dfd)  // best effort: the data is in place; this makes the rename durable
+        close(dfd)
+    }
+}

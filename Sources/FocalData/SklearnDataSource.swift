@@ -1,0 +1,407 @@
+// SklearnDataSource: make_classification + train_test_split, bit for bit, holding only the requested rows.
+
+// MARK: - Data source
+
+/// `sklearn.datasets.make_classification` followed by `train_test_split`, reproduced from the
+/// legacy MT19937 stream (see `docs/specs/make_classification.md` and `docs/DATA.md`).
+///
+/// Memory rule: the whole random stream is replayed, but only the requested rows' features are
+/// stored, plus O(samples) integer indices (labels, row shuffle, split). `init` runs pass 1: it
+/// advances the stream cheaply (normals without their logarithm), saving checkpoints of the
+/// generator state every `checkpointRows` rows of the two normal-deviate calls, and keeps every
+/// small draw (centres, covariance matrices, shuffles, label flips). `rows(train:test:)` runs
+/// pass 2 from the checkpoints and computes only the needed rows.
+public struct SklearnDataSource: DataSource, Sendable {
+    public let spec: DatasetSpec
+    public let features: Int
+    public let classes: Int
+    public let trainCount: Int
+    public let testCount: Int
+
+    let samples: Int
+    let nInformative: Int
+    let nRedundant: Int
+    let nRepeated: Int
+    let nRandom: Int
+    /// `[nClusters + 1]` first generation row of each cluster, clamped to `samples`.
+    let clusterStarts: [Int]
+    /// `[nClusters, nInformative]` row-major cluster centres (vertices, possibly scaled).
+    let centroids: [Double]
+    /// `[nClusters, nInformative, nInformative]` covariance factors `A = 2u - 1`, row-major.
+    let covariances: [Double]
+    /// `[nInformative, nRedundant]` row-major `B = 2u - 1`.
+    let redundantMatrix: [Double]
+    /// `[nRepeated]` source column of each repeated column.
+    let repeatedSource: [Int]
+    /// `[features]` shift and scale per (unshuffled) column.
+    let shiftColumns: [Double]
+    let scaleColumns: [Double]
+    /// `[samples]` final labels in generation order (after flips).
+    let generatedLabels: [Int32]
+    /// `[samples]` `rowOrder[s]` = generation row of shuffled row `s` (identity without shuffle).
+    let rowOrder: [Int]
+    /// `[features]` `columnOrder[j]` = unshuffled column shown as column `j`.
+    let columnOrder: [Int]
+    /// Positions of each part in the shuffled data set, in `train_test_split` order.
+    let split: SplitIndices
+    /// Rows per checkpoint and the checkpoints (`[ceil(samples / checkpointRows)]` each) at the
+    /// start of each block of rows in the informative (step 3) and noise (step 7) normal draws.
+    let checkpointRows: Int
+    let informativeCheckpoints: [RandomState]
+    let noiseCheckpoints: [RandomState]
+    /// `[classes]` label counts per part.
+    let trainClassCounts: [Int64]
+    let testClassCounts: [Int64]
+
+    // MARK: - Pass 1
+
+    public init(_ dataset: DatasetSpec) throws {
+        try Self.validate(dataset)
+        spec = dataset
+        let c = dataset.classification
+        let n = c.samples
+        samples = n
+        features = c.features
+        classes = c.classes
+        nInformative = c.informative
+        nRedundant = c.redundant
+        nRepeated = c.repeated
+        nRandom = c.features - c.informative - c.redundant - c.repeated
+        let nInf = c.informative
+        let nClusters = c.classes * c.clustersPerClass
+
+        // Weights and cluster sizes (section 2.3).
+        let w = Self.fullWeights(c)
+        var sizes = (0..<nClusters).map { k in
+            Int(Double(n) * w[k % c.classes] / Double(c.clustersPerClass))
+        }
+        let total = sizes.reduce(0, +)
+        if total < n {
+            for i in 0..<(n - total) { sizes[i % nClusters] += 1 }
+        }
+        var starts = [Int](repeating: 0, count: nClusters + 1)
+        for k in 0..<nClusters { starts[k + 1] = min(starts[k] + sizes[k], n) }
+        clusterStarts = starts
+
+        var rng = RandomState(seed: c.seed)
+
+        // Step 1: hypercube vertices.
+        var centres = [Double](repeating: 0, count: nClusters * nInf)
+        let highBits = max(nInf - 30, 0)
+        for k in 0..<nClusters {
+            for d in 0..<highBits { centres[k * nInf + d] = Double(rng.randint(2)) }
+        }
+        let bits = nInf - highBits
+        let vertices = Self.sampleWithoutReplacement(population: 1 << bits, count: nClusters, rng: &rng)
+        for k in 0..<nClusters {
+            for d in 0..<bits {
+                let bit = (vertices[k] >> (bits - 1 - d)) & 1
+                centres[k * nInf + highBits + d] = Double(bit)
+            }
+        }
+        for i in centres.indices { centres[i] = centres[i] * (2 * c.classSep) - c.classSep }
+        // Step 2: random polytope.
+        if !c.hypercube {
+            for k in 0..<nClusters {
+                let f = rng.uniform()
+                for d in 0..<nInf { centres[k * nInf + d] *= f }
+            }
+            let perCoordinate = (0..<nInf).map { _ in rng.uniform() }
+            for k in 0..<nClusters {
+                for d in 0..<nInf { centres[k * nInf + d] *= perCoordinate[d] }
+            }
+        }
+        centroids = centres
+
+        // Step 3: informative normals (skipped, checkpointed).
+        let blockRows = max(4096, (n + 1023) / 1024)
+        checkpointRows = blockRows
+        var infoCk = [RandomState]()
+        var r0 = 0
+        while r0 < n {
+            infoCk.append(rng)
+            rng.skipStandardNormals(min(blockRows, n - r0) * nInf)
+            r0 += blockRows
+        }
+        informativeCheckpoints = infoCk
+
+        // Step 4: per-cluster covariance factors and labels.
+        var labels = [Int32](repeating: 0, count: n)
+        var cov = [Double](repeating: 0, count: nClusters * nInf * nInf)
+        for k in 0..<nClusters {
+            for r in starts[k]..<starts[k + 1] { labels[r] = Int32(k % c.classes) }
+            for i in 0..<(nInf * nInf) { cov[k * nInf * nInf + i] = 2 * rng.uniform() - 1 }
+        }
+        covariances = cov
+
+        // Step 5: redundant combination.
+        var b = [Double](repeating: 0, count: nInf * c.redundant)
+        if c.redundant > 0 {
+            for i in b.indices { b[i] = 2 * rng.uniform() - 1 }
+        }
+        redundantMatrix = b
+
+        // Step 6: repeated columns: floor((n - 1) * u + 0.5) via astype(intp) (truncation of a
+        // non-negative value).
+        let nUseful = nInf + c.redundant
+        repeatedSource = (0..<c.repeated).map { _ in Int(Double(nUseful - 1) * rng.uniform() + 0.5) }
+
+        // Step 7: noise normals (skipped, checkpointed).
+        var noiseCk = [RandomState]()
+        if nRandom > 0 {
+            r0 = 0
+            while r0 < n {
+                noiseCk.append(rng)
+                rng.skipStandardNormals(min(blockRows, n - r0) * nRandom)
+                r0 += blockRows
+            }
+        }
+        noiseCheckpoints = noiseCk
+
+        // Step 8: label noise (always drawn).
+        var flipRows = [Int]()
+        for r in 0..<n where rng.uniform() < c.flipY { flipRows.append(r) }
+        for r in flipRows { labels[r] = Int32(rng.randint(c.classes)) }
+        generatedLabels = labels
+
+        // Steps 9-10: shift, then scale.
+        switch c.shift {
+        case .value(let v): shiftColumns = [Double](repeating: v, count: c.features)
+        case .random: shiftColumns = (0..<c.features).map { _ in (2 * rng.uniform() - 1) * c.classSep }
+        }
+        switch c.scale {
+        case .value(let v): scaleColumns = [Double](repeating: v, count: c.features)
+        case .random: scaleColumns = (0..<c.features).map { _ in 1 + 100 * rng.uniform() }
+        }
+
+        // Step 11: row then column shuffle.
+        var columns = Array(0..<c.features)
+        if c.shuffle {
+            rowOrder = rng.permutation(n)
+            rng.shuffle(&columns)
+        } else {
+            rowOrder = Array(0..<n)
+        }
+        columnOrder = columns
+
+        // train_test_split.
+        let s = dataset.split
+        if s.testFraction == 0 {
+            split = SplitIndices(train: Array(0..<n), test: [])
+        } else {
+            let sz = splitSizes(samples: n, testFraction: s.testFraction)
+            if s.stratify {
+                let shuffledLabels = rowOrder.map { labels[$0] }
+                split = try stratifiedShuffleSplit(labels: shuffledLabels, classes: c.classes, train: sz.train, test: sz.test, seed: s.seed)
+            } else {
+                split = shuffleSplit(samples: n, train: sz.train, test: sz.test, seed: s.seed)
+            }
+        }
+        trainCount = split.train.count
+        testCount = split.test.count
+        var trainCounts = [Int64](repeating: 0, count: c.classes)
+        for p in split.train { trainCounts[Int(labels[rowOrder[p]])] += 1 }
+        var testCounts = [Int64](repeating: 0, count: c.classes)
+        for p in split.test { testCounts[Int(labels[rowOrder[p]])] += 1 }
+        trainClassCounts = trainCounts
+        testClassCounts = testCounts
+    }
+
+    /// Global label counts of a split part, `[classes]` (no features generated).
+    public func classCounts(_ part: SplitPart) -> [Int64] {
+        part == .train ? trainClassCounts : testClassCounts
+    }
+
+    /// The labels of a part, `[count]`, in the part's order (cheap: no features generated).
+    public func labels(_ part: SplitPart) -> [Int32] {
+        (part == .train ? split.train : split.test).map { generatedLabels[rowOrder[$0]] }
+    }
+
+    /// The full weight vector (section 2.3): `nil` -> `1/K`; length `K - 1` -> last `1 - sum`
+    /// (Python's left-to-right float sum).
+    static func fullWeights(_ c: ClassificationSpec) -> [Double] {
+        guard let w = c.weights else { return [Double](repeating: 1.0 / Double(c.classes), count: c.classes) }
+        if w.count == c.classes { return w }
+        var sum = 0.0
+        for v in w { sum += v }
+        return w + [1.0 - sum]
+    }
+
+    /// `sample_without_replacement(population, count, method="auto")` from scikit-learn's
+    /// `utils/_random.pyx`: permutation for `0.01 < ratio < 0.99`, tracking selection below,
+    /// reservoir sampling above. Returns `[count]`.
+    static func sampleWithoutReplacement(population: Int, count: Int, rng: inout RandomState) -> [Int] {
+        let ratio = Double(count) / Double(population)
+        if ratio > 0.01 && ratio < 0.99 {
+            return Array(rng.permutation(population)[0..<count])
+        }
+        if ratio < 0.2 {
+            var selected = Set<Int>()
+            var out = [Int]()
+            for _ in 0..<count {
+                var j = rng.randint(population)
+                while selected.contains(j) { j = rng.randint(population) }
+                selected.insert(j)
+                out.append(j)
+            }
+            return out
+        }
+        var out = Array(0..<count)
+        if population > count {
+            for i in count..<population {
+                let j = rng.randint(i + 1)
+                if j < count { out[j] = i }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Pass 2
+
+    public func rows(train: [Range<Int>], test: [Range<Int>]) throws -> (train: Rows, test: Rows) {
+        try Self.checkRanges(train, count: trainCount, part: "train")
+        try Self.checkRanges(test, count: testCount, part: "test")
+        let nTrainOut = train.reduce(0) { $0 + $1.count }
+        let nTestOut = test.reduce(0) { $0 + $1.count }
+        let nOut = nTrainOut + nTestOut
+        let f = features, nInf = nInformative
+        // slot[generation row] = output row (train rows first, then test rows), or -1.
+        var slot = [Int](repeating: -1, count: samples)
+        var q = 0
+        for r in train { for p in r { slot[rowOrder[split.train[p]]] = q; q += 1 } }
+        for r in test { for p in r { slot[rowOrder[split.test[p]]] = q; q += 1 } }
+
+        /// `[nOut, features]` rows in generation column layout (informative | redundant | repeated | noise).
+        var raw = [Double](repeating: 0, count: nOut * f)
+        var outLabels = [Int32](repeating: 0, count: nOut)
+        if nOut > 0 {
+            raw.withUnsafeMutableBufferPointer { out in
+                // Informative, redundant and repeated columns.
+                var z = [Double](repeating: 0, count: nInf)
+                replay(checkpoints: informativeCheckpoints, perRow: nInf, slot: slot) { row, q, rng in
+                    for d in 0..<nInf { z[d] = rng.standardNormal() }
+                    let base = q * f
+                    let k = cluster(of: row)
+                    let a = k * nInf * nInf
+                    // X_k @ A (FMA per step, increasing index from 0.0), then + centroid.
+                    for j in 0..<nInf {
+                        var acc = 0.0
+                        for t in 0..<nInf { acc.addProduct(z[t], covariances[a + t * nInf + j]) }
+                        out[base + j] = acc + centroids[k * nInf + j]
+                    }
+                    for j in 0..<nRedundant {
+                        var acc = 0.0
+                        for t in 0..<nInf { acc.addProduct(out[base + t], redundantMatrix[t * nRedundant + j]) }
+                        out[base + nInf + j] = acc
+                    }
+                    let nUseful = nInf + nRedundant
+                    for j in 0..<nRepeated { out[base + nUseful + j] = out[base + repeatedSource[j]] }
+                }
+                if nRandom > 0 {
+                    let first = f - nRandom
+                    replay(checkpoints: noiseCheckpoints, perRow: nRandom, slot: slot) { _, q, rng in
+                        for d in 0..<nRandom { out[q * f + first + d] = rng.standardNormal() }
+                    }
+                }
+            }
+            for row in 0..<samples where slot[row] >= 0 { outLabels[slot[row]] = generatedLabels[row] }
+            // Shift, scale, column shuffle.
+            var tmp = [Double](repeating: 0, count: f)
+            for q in 0..<nOut {
+                let base = q * f
+                for j in 0..<f { tmp[j] = (raw[base + j] + shiftColumns[j]) * scaleColumns[j] }
+                for j in 0..<f { raw[base + j] = tmp[columnOrder[j]] }
+            }
+        }
+        let trainRows = Rows(features: f, x: Array(raw[0..<(nTrainOut * f)]), y: Array(outLabels[0..<nTrainOut]))
+        let testRows = Rows(features: f, x: Array(raw[(nTrainOut * f)...]), y: Array(outLabels[nTrainOut...]))
+        return (trainRows, testRows)
+    }
+
+    /// Replays one normal-deviate call block by block from its checkpoints, calling `body` for every
+    /// needed row (with its output slot) and skipping the others cheaply.
+    private func replay(checkpoints: [RandomState], perRow: Int, slot: [Int],
+                        _ body: (_ row: Int, _ q: Int, _ rng: inout RandomState) -> Void) {
+        for (b, start) in checkpoints.enumerated() {
+            let lo = b * checkpointRows, hi = min(lo + checkpointRows, samples)
+            var last = -1
+            for r in stride(from: hi - 1, through: lo, by: -1) where slot[r] >= 0 { last = r; break }
+            if last < 0 { continue }
+            var rng = start
+            for r in lo...last {
+                let q = slot[r]
+                if q >= 0 { body(r, q, &rng) } else { rng.skipStandardNormals(perRow) }
+            }
+        }
+    }
+
+    /// The cluster holding generation row `row` (binary search over `clusterStarts`).
+    private func cluster(of row: Int) -> Int {
+        var lo = 0, hi = clusterStarts.count - 1  // invariant: starts[lo] <= row < starts[hi]
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if clusterStarts[mid] <= row { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    static func checkRanges(_ ranges: [Range<Int>], count: Int, part: String) throws {
+        var end = 0
+        for r in ranges {
+            if r.lowerBound < end || r.upperBound > count {
+                throw DataError("rows: \(part) ranges must be sorted, non-overlapping and within 0..<\(count); got \(r)")
+            }
+            end = r.upperBound
+        }
+    }
+
+    // MARK: - Validation
+
+    /// Everything scikit-learn rejects, plus nonsense it lets through; each error names the CLI option.
+    public static func validate(_ d: DatasetSpec) throws {
+        let c = d.classification
+        if d.generator != .sklearn { throw DataError("--generator: SklearnDataSource needs the sklearn generator, got \(d.generator.rawValue)") }
+        if c.samples < 1 { throw DataError("--samples must be at least 1, got \(c.samples)") }
+        if c.features < 1 { throw DataError("--features must be at least 1, got \(c.features)") }
+        if c.informative < 1 { throw DataError("--informative must be at least 1, got \(c.informative)") }
+        if c.redundant < 0 { throw DataError("--redundant must be at least 0, got \(c.redundant)") }
+        if c.repeated < 0 { throw DataError("--repeated must be at least 0, got \(c.repeated)") }
+        if c.classes < 2 { throw DataError("--classes must be at least 2, got \(c.classes)") }
+        if c.clustersPerClass < 1 { throw DataError("--clusters-per-class must be at least 1, got \(c.clustersPerClass)") }
+        if c.informative > c.features - c.redundant - c.repeated {
+            throw DataError("--informative (\(c.informative)) + --redundant (\(c.redundant)) + --repeated (\(c.repeated)) exceed --features (\(c.features))")
+        }
+        let clusters = c.classes.multipliedReportingOverflow(by: c.clustersPerClass)
+        // n_informative < log2(n_classes * n_clusters_per_class)  <=>  2^n_informative < clusters.
+        if clusters.overflow || (c.informative < 62 && (1 << c.informative) < clusters.partialValue) {
+            throw DataError("--informative (\(c.informative)) too small: 2^informative must be at least --classes x --clusters-per-class = \(c.classes) x \(c.clustersPerClass)")
+        }
+        if let w = c.weights {
+            if w.count != c.classes && w.count != c.classes - 1 {
+                throw DataError("--weights has \(w.count) values; expected \(c.classes) or \(c.classes - 1) (--classes or one fewer)")
+            }
+            if let bad = w.first(where: { !$0.isFinite || $0 < 0 }) {
+                throw DataError("--weights must be finite and non-negative, got \(bad)")
+            }
+            if w.count == c.classes - 1 {
+                let last = fullWeights(c).last!
+                if last < 0 { throw DataError("--weights: \(c.classes - 1) values sum to more than 1, leaving the last class a negative weight") }
+            }
+        }
+        if !(c.flipY >= 0 && c.flipY <= 1) { throw DataError("--flip-y must lie in [0, 1], got \(c.flipY)") }
+        if !(c.classSep > 0) || !c.classSep.isFinite { throw DataError("--class-sep must be positive and finite, got \(c.classSep)") }
+        if case .value(let v) = c.shift, !v.isFinite { throw DataError("--shift must be finite, got \(v)") }
+        if case .value(let v) = c.scale, !(v > 0) || !v.isFinite { throw DataError("--scale must be positive and finite, got \(v)") }
+        let s = d.split
+        if s.testFraction == 0 {
+            if s.stratify { throw DataError("--stratify needs a test set (--test-fraction > 0)") }
+            return
+        }
+        if !(s.testFraction > 0 && s.testFraction < 1) {
+            throw DataError("--test-fraction must lie strictly between 0 and 1 (or be 0 for no test set), got \(s.testFraction)")
+        }
+        let sz = splitSizes(samples: c.samples, testFraction: s.testFraction)
+        if sz.train < 1 { throw DataError("--test-fraction \(s.testFraction) of \(c.samples) --samples leaves an empty training set") }
+        if sz.test < 1 { throw DataError("--test-fraction \(s.testFraction) of \(c.samples) --samples gives an empty test set") }
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class FocalDataTestsPlaceholder: XCTestCase { func testNothingYet() {} }

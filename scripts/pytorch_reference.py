@@ -234,7 +234,7 @@ def run_case(case, tag):
         "optimizer": "adam", "lr": ADAM["lr"], "betas": ADAM["betas"], "eps": ADAM["eps"],
         "weight_decay": ADAM["weight_decay"], "foreach": False,
         "epochs": case["epochs"], "batch_size": batch, "shuffle": False,
-        "init": f"torch.manual_seed({INIT_SEED}); nn.Sequential(...) in float32, then .to({tag})",
+        "init": f"torch.manual_seed({INIT_SEED}); nn.Sequential(...) built in float32, then .to({dtype})",
         "torch_version": torch.__version__,
     }
     dump_json(os.path.join(out, "config.json"), config)

@@ -83,7 +83,13 @@ public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator
     let rows = try comm.agree {
         try source.rows(train: trainPlan.ownedRanges(rank: comm.rank), test: testPlan.ownedRanges(rank: comm.rank))
     }
-    let k = source.classes
+    var k = source.classes
+    if k == 0 {
+        // Infer the number of classes: the largest label + 1 over all ranks of both parts.
+        let local = Int32((rows.train.y + rows.test.y).max() ?? 0)
+        k = Int(try comm.allreduce(local, op: .max)) + 1
+        try comm.agree { if k < 2 { throw DataError("labels hold a single class (0); pass --classes K for K >= 2") } }
+    }
     var counts = [Int64](repeating: 0, count: 2 * k)
     for y in rows.train.y { counts[Int(y)] += 1 }
     for y in rows.test.y { counts[k + Int(y)] += 1 }
@@ -121,6 +127,10 @@ public struct TrainingError: Error, CustomStringConvertible, ClassifiedError, Se
     public var message: String
     public var failureKind: FailureKind
     public var description: String { message }
+    public init(message: String, failureKind: FailureKind) {
+        self.message = message
+        self.failureKind = failureKind
+    }
 }
 
 /// Monotonic seconds.

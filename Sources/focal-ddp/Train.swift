@@ -4,6 +4,9 @@ import Collectives
 import FocalCore
 import FocalData
 import SwiftMPI
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A command that runs on every rank and returns the exit status every rank agrees on.
 protocol RankedCommand {
@@ -159,7 +162,8 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
     var records: [JSON] = []
     let tTrain = monotonicSeconds()
     try trainer.train(onEpoch: { r in
-        console.info("Epoch: \(r.epoch), Loss: \(r.loss)")
+        // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
+        if r.epoch % config.train.logEvery == 0 { console.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
         records.append(r.json)
     }, onEval: { epoch, report in
         console.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")

@@ -161,6 +161,8 @@ public final class Trainer<T: TrainScalar> {
     private var dLogits: [T]
     /// `[parameterCount]` the step's gradient after the reduction and division.
     private var grad: [T]
+    /// The gradient of the last step (after reduction and division), `[parameterCount]`.
+    public var lastGradient: [T] { grad }
     private let reducer: ExactReducer
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]

@@ -1,2 +1,0 @@
-import XCTest
-final class FocalCoreTestsPlaceholder: XCTestCase { func testNothingYet() {} }

@@ -26,10 +26,14 @@ func printError(_ line: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// Ends the process on every path with MPI finalised (mpirun fails a rank that skips it).
+/// Ends the process on every path with MPI finalised (mpirun fails a rank that skips it). Under
+/// mpirun, ranks that stop before MPI started (help, usage errors) first meet in a barrier:
+/// mpirun kills the whole job when the first rank exits non-zero, which could otherwise happen
+/// before rank 0's one line has reached the terminal.
 func finish(_ code: Int32) -> Never {
     fflush(nil)
     if MPIRuntime.isInitialized { MPIRuntime.exit(code: code) }
+    if underMPILauncher, (try? MPIRuntime.world.barrier()) != nil { MPIRuntime.exit(code: code) }
     exit(code)
 }
 
@@ -50,6 +54,24 @@ struct FocalDDP: ParsableCommand {
 
 let focalVersion = "0.1.0"
 
+/// `focal-ddp --help` shows the training options (the default command) and lists the others;
+/// `focal-ddp SUB --help` and `focal-ddp help SUB` show that subcommand's help.
+func printHelp(for arguments: [String], fallback: String) {
+    let names = arguments.filter { !$0.hasPrefix("-") && $0 != "help" }
+    if let name = names.first, let sub = FocalDDP.configuration.subcommands.first(where: { $0._commandName == name }),
+       sub != Train.self {
+        print(FocalDDP.helpMessage(for: sub))
+        return
+    }
+    guard names.isEmpty || names.first == "train" else { print(fallback); return }
+    var text = Train.helpMessage()
+    if let r = text.range(of: "USAGE: train") { text.replaceSubrange(r, with: "USAGE: focal-ddp [train]") }
+    print(FocalDDP.configuration.abstract + "\n\n" + FocalDDP.configuration.discussion + "\n\n" + text)
+    print("\nSUBCOMMANDS:\n  train (default), "
+          + FocalDDP.configuration.subcommands.filter { $0 != Train.self }.map { $0._commandName }.joined(separator: ", ")
+          + "   (focal-ddp SUBCOMMAND --help)")
+}
+
 // MARK: - main
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -59,7 +81,7 @@ do {
 } catch {
     let code = FocalDDP.exitCode(for: error)
     if code == .success {
-        if launchRank == 0 { print(FocalDDP.fullMessage(for: error)) }
+        if launchRank == 0 { printHelp(for: arguments, fallback: FocalDDP.fullMessage(for: error)) }
         finish(0)
     }
     if launchRank == 0 {
@@ -70,7 +92,9 @@ do {
 }
 
 guard let runnable = command as? RankedCommand else {
-    if launchRank == 0 { print(FocalDDP.helpMessage()) }
+    // A help request parsed as a command (`--help`, `help`, `help generate`).
+    if launchRank == 0 { printHelp(for: arguments, fallback: FocalDDP.helpMessage()) }
     finish(0)
 }
-finish(runnable.execute(arguments: arguments))
+let status = runnable.execute(arguments: arguments)
+finish(status)

@@ -54,10 +54,10 @@ CASES = {
     # Stratified split of an imbalanced 3-class set.
     "stratified": (dict(n_samples=403, n_features=10, n_informative=4, n_redundant=2, n_classes=3,
                         weights=[0.6, 0.3], flip_y=0.02, random_state=31), 0.2, 8, True),
-    # Stratified split of the tutorial's data.
-    "stratified_tutorial": (dict(n_samples=1000, n_features=20, n_informative=10, n_redundant=5,
-                                 n_classes=2, weights=[0.8, 0.2], flip_y=0.01, random_state=42),
-                            0.2, 42, True),
+    # More rows than one replay checkpoint block (4096 rows): 3 blocks; odd n * informative, so the
+    # noise call starts with the spare of the informative call.
+    "many_blocks": (dict(n_samples=8193, n_features=4, n_informative=3, n_redundant=0, n_classes=2,
+                         flip_y=0.05, random_state=99), 0.1, 4, False),
 }
 
 

@@ -290,6 +290,38 @@ public struct CounterDataSource: DataSource, Sendable {
         (try materialise(.train, train), try materialise(.test, test))
     }
 
+    /// Generated row `g` computed one Philox block at a time with the scalar helpers: the test
+    /// oracle of the batched path that `rows` uses (both must agree bit for bit).
+    /// Returns `x` `[features]` in output column order and the label.
+    public func referenceRow(generated g: Int) -> (x: [Double], y: Int32) {
+        precondition(g >= 0 && g < trainCount + testCount, "referenceRow: generated row out of range")
+        var x = [Double](repeating: 0, count: features)
+        var z = [Double](repeating: 0, count: 2 * ((informative + noise + 1) / 2))
+        var scratch = [Double](repeating: 0, count: features)
+        var label: Int32 = 0
+        transforms.withUnsafeBufferPointer { a in
+        centres.withUnsafeBufferPointer { centre in
+        redundantMap.withUnsafeBufferPointer { b in
+        repeatedSources.withUnsafeBufferPointer { rep in
+        shifts.withUnsafeBufferPointer { shift in
+        scales.withUnsafeBufferPointer { scale in
+        columnOrder.withUnsafeBufferPointer { order in
+        clusterStart.withUnsafeBufferPointer { starts in
+        scratch.withUnsafeMutableBufferPointer { sb in
+        z.withUnsafeMutableBufferPointer { zb in
+        x.withUnsafeMutableBufferPointer { xb in
+            let kernel = RowKernel(
+                informative: informative, redundant: redundant, repeated: repeated, noise: noise,
+                features: features, classes: classes, clusters: clusters, flipY: flipY, key: sampleKey,
+                transforms: a.baseAddress!, centres: centre.baseAddress!, redundantMap: b.baseAddress,
+                repeatedSources: rep.baseAddress, shifts: shift.baseAddress!, scales: scale.baseAddress!,
+                columnOrder: order.baseAddress!, clusterStart: starts.baseAddress!, scratch: sb.baseAddress!)
+            let flip = RowKernel.scalarDraws(g, pairs: zb.count / 2, key: sampleKey, into: zb.baseAddress!)
+            label = kernel.generate(g, normals: zb.baseAddress!, flip: flip, into: xb.baseAddress!)
+        }}}}}}}}}}}
+        return (x, label)
+    }
+
     private func materialise(_ part: SplitPart, _ ranges: [Range<Int>]) throws -> Rows {
         let limit = part == .train ? trainCount : testCount
         var total = 0
@@ -303,88 +335,207 @@ public struct CounterDataSource: DataSource, Sendable {
         }
         var x = [Double](repeating: 0, count: total * features)
         var y = [Int32](repeating: 0, count: total)
-        let scratchCount = 2 * (informative + noise + 1) + features
-        var scratch = [Double](repeating: 0, count: scratchCount)
+        var scratch = [Double](repeating: 0, count: features)
+        // Raw views of the global state, taken once per call (no reference counting per row).
+        transforms.withUnsafeBufferPointer { a in
+        centres.withUnsafeBufferPointer { centre in
+        redundantMap.withUnsafeBufferPointer { b in
+        repeatedSources.withUnsafeBufferPointer { rep in
+        shifts.withUnsafeBufferPointer { shift in
+        scales.withUnsafeBufferPointer { scale in
+        columnOrder.withUnsafeBufferPointer { order in
+        clusterStart.withUnsafeBufferPointer { starts in
+        scratch.withUnsafeMutableBufferPointer { sb in
         x.withUnsafeMutableBufferPointer { xb in
-            y.withUnsafeMutableBufferPointer { yb in
-                scratch.withUnsafeMutableBufferPointer { sb in
-                    var out = 0
-                    for r in ranges {
-                        for position in r {
-                            let g = generatedRow(datasetRow(part, position: position))
-                            yb[out] = generate(g, into: xb.baseAddress! + out * features, scratch: sb.baseAddress!)
-                            out += 1
-                        }
+        y.withUnsafeMutableBufferPointer { yb in
+            let kernel = RowKernel(
+                informative: informative, redundant: redundant, repeated: repeated, noise: noise,
+                features: features, classes: classes, clusters: clusters, flipY: flipY, key: sampleKey,
+                transforms: a.baseAddress!, centres: centre.baseAddress!, redundantMap: b.baseAddress,
+                repeatedSources: rep.baseAddress, shifts: shift.baseAddress!, scales: scale.baseAddress!,
+                columnOrder: order.baseAddress!, clusterStart: starts.baseAddress!, scratch: sb.baseAddress!)
+            var batch = RowBatch(capacity: RowBatch.rows, pairsPerRow: (informative + noise + 1) / 2)
+            var rowsInBatch: [Int] = []
+            rowsInBatch.reserveCapacity(RowBatch.rows)
+            var out = 0
+            func flush() {
+                batch.draw(generated: rowsInBatch, key: sampleKey)
+                batch.z.withUnsafeBufferPointer { z in
+                    for (r, g) in rowsInBatch.enumerated() {
+                        yb[out] = kernel.generate(g, normals: z.baseAddress! + r * 2 * batch.pairsPerRow,
+                                                  flip: batch.flip(r), into: xb.baseAddress! + out * features)
+                        out += 1
                     }
                 }
+                rowsInBatch.removeAll(keepingCapacity: true)
             }
-        }
+            for r in ranges {
+                for position in r {
+                    rowsInBatch.append(generatedRow(datasetRow(part, position: position)))
+                    if rowsInBatch.count == RowBatch.rows { flush() }
+                }
+            }
+            if !rowsInBatch.isEmpty { flush() }
+        }}}}}}}}}}}
         return Rows(features: features, x: x, y: y)
     }
+}
 
-    /// Writes generated row `g` (`[features]`, output column order) to `out` and returns its label.
-    /// `scratch` holds at least `2 * (informative + noise + 1) + features` doubles.
+// MARK: - The per-row kernel
+
+/// Raw views of a `CounterDataSource`'s global state (valid inside `materialise` only) and the
+/// computation of one generated row.
+private struct RowKernel {
+    let informative: Int, redundant: Int, repeated: Int, noise: Int
+    let features: Int, classes: Int, clusters: Int
+    let flipY: Double
+    let key: Philox4x32
+    /// See the matching `CounterDataSource` properties for shapes and layouts.
+    let transforms: UnsafePointer<Double>, centres: UnsafePointer<Double>
+    let redundantMap: UnsafePointer<Double>?, repeatedSources: UnsafePointer<Int>?
+    let shifts: UnsafePointer<Double>, scales: UnsafePointer<Double>
+    let columnOrder: UnsafePointer<Int>, clusterStart: UnsafePointer<Int>
+    /// `[features]`: the pre-shuffle columns of the row being computed.
+    let scratch: UnsafeMutablePointer<Double>
+
     @inline(__always)
-    func generate(_ g: Int, into out: UnsafeMutablePointer<Double>, scratch: UnsafeMutablePointer<Double>) -> Int32 {
+    func cluster(ofGenerated g: Int) -> Int {
+        var lo = 0, hi = clusters  // clusterStart[lo] <= g < clusterStart[hi]
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if clusterStart[mid] <= g { lo = mid } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// The per-row draws of generated row `g`, one block at a time (the oracle of `RowBatch`):
+    /// normals `z` `[2 * pairsPerRow]` (informative, then noise) and the label block.
+    static func scalarDraws(_ g: Int, pairs: Int, key: Philox4x32, into z: UnsafeMutablePointer<Double>) -> Philox4x32.Block {
+        let lo = UInt32(truncatingIfNeeded: g), hi = UInt32(truncatingIfNeeded: g >> 32)
+        for j in 0..<pairs {
+            let (a, b) = RandomBits.normalPair(key.block(.init(lo, hi, UInt32(j), CounterKeys.normalDomain)))
+            z[2 * j] = a
+            z[2 * j + 1] = b
+        }
+        return key.block(.init(lo, hi, 0, CounterKeys.labelDomain))
+    }
+
+    /// Writes generated row `g` (`[features]`, output column order) to `out` and returns its label,
+    /// given its normal deviates `z` (`[informative + noise]`: informative, then noise) and its
+    /// label block `flip`.
+    @inline(__always)
+    func generate(_ g: Int, normals z: UnsafePointer<Double>, flip: Philox4x32.Block,
+                  into out: UnsafeMutablePointer<Double>) -> Int32 {
         let inf = informative
         let k = cluster(ofGenerated: g)
-        let lo = UInt32(truncatingIfNeeded: g), hi = UInt32(truncatingIfNeeded: g >> 32)
-        // Normal deviates z: [informative | noise], two per Philox block.
-        let z = scratch
-        let normals = inf + noise
-        var j = 0
-        var block: UInt32 = 0
-        while j < normals {
-            let (a, b) = RandomBits.normalPair(sampleKey.block(.init(lo, hi, block, CounterKeys.normalDomain)))
-            z[j] = a
-            z[j + 1] = b
-            j += 2
-            block += 1
+        // Pre-shuffle columns `[features]`: informative (z @ A_k + centre_k) | redundant | repeated | noise.
+        let pre = scratch
+        let a = transforms + k * inf * inf
+        let centre = centres + k * inf
+        for col in 0..<inf { pre[col] = 0 }
+        for i in 0..<inf {
+            let zi = z[i]
+            let row = a + i * inf
+            for col in 0..<inf { pre[col] += zi * row[col] }
         }
-        // Pre-shuffle columns: informative | redundant | repeated | noise.
-        let pre = scratch + 2 * (normals / 2 + 1)
-        transforms.withUnsafeBufferPointer { a in
-            centres.withUnsafeBufferPointer { centre in
-                let base = a.baseAddress! + k * inf * inf
-                for col in 0..<inf { pre[col] = 0 }
-                for i in 0..<inf {
-                    let zi = z[i]
-                    let row = base + i * inf
-                    for col in 0..<inf { pre[col] += zi * row[col] }
-                }
-                for col in 0..<inf { pre[col] += centre[k * inf + col] }
+        for col in 0..<inf { pre[col] += centre[col] }
+        if let b = redundantMap {
+            for col in 0..<redundant { pre[inf + col] = 0 }
+            for i in 0..<inf {
+                let xi = pre[i]
+                let row = b + i * redundant
+                for col in 0..<redundant { pre[inf + col] += xi * row[col] }
             }
         }
-        if redundant > 0 {
-            redundantMap.withUnsafeBufferPointer { b in
-                for col in 0..<redundant { pre[inf + col] = 0 }
-                for i in 0..<inf {
-                    let xi = pre[i]
-                    let row = b.baseAddress! + i * redundant
-                    for col in 0..<redundant { pre[inf + col] += xi * row[col] }
-                }
-            }
+        if let sources = repeatedSources {
+            for r in 0..<repeated { pre[inf + redundant + r] = pre[sources[r]] }
         }
-        for r in 0..<repeated { pre[inf + redundant + r] = pre[repeatedSources[r]] }
         let noiseStart = inf + redundant + repeated
         for r in 0..<noise { pre[noiseStart + r] = z[inf + r] }
-        // Shift, scale, column order.
-        shifts.withUnsafeBufferPointer { shift in
-            scales.withUnsafeBufferPointer { scale in
-                columnOrder.withUnsafeBufferPointer { order in
-                    for col in 0..<features {
-                        let src = order[col]
-                        out[col] = (pre[src] + shift[src]) * scale[src]
-                    }
-                }
-            }
+        // Shift, then scale, then the column order.
+        for col in 0..<features {
+            let src = columnOrder[col]
+            out[col] = (pre[src] + shifts[src]) * scales[src]
         }
         // Label: the cluster's class, replaced with probability flipY by a uniform class.
         var label = k % classes
-        let flip = sampleKey.block(.init(lo, hi, 0, CounterKeys.labelDomain))
         if RandomBits.uniform(flip.x, flip.y) < flipY {
             label = RandomBits.below(classes, flip.z, flip.w)
         }
         return Int32(label)
+    }
+}
+
+// MARK: - Batched draws
+
+/// The Philox blocks and normal deviates of up to `rows` generated rows, computed array-wise
+/// (`RandomBits.philoxBlocks`, `RandomBits.normalPairs`); bit-identical to
+/// `RowKernel.scalarDraws` row by row.
+private struct RowBatch {
+    static let rows = 64
+    let pairsPerRow: Int
+    /// Counter words `[capacity * (pairsPerRow + 1)]`: row r's normal block j at `r * pairsPerRow + j`,
+    /// its label block at `capacity * pairsPerRow + r`.
+    var c0: [UInt32], c1: [UInt32], c2: [UInt32], c3: [UInt32]
+    /// Output words, same layout.
+    var w0: [UInt32], w1: [UInt32], w2: [UInt32], w3: [UInt32]
+    /// `[capacity, 2 * pairsPerRow]`, row-major: row r's normals (cos, sin of pair 0, then pair 1, ...).
+    var z: [Double]
+    var cosines: [Double], sines: [Double], logs: [Double]
+    let capacity: Int
+
+    init(capacity: Int, pairsPerRow: Int) {
+        self.capacity = capacity
+        self.pairsPerRow = pairsPerRow
+        let blocks = capacity * (pairsPerRow + 1)
+        c0 = [UInt32](repeating: 0, count: blocks); c1 = c0; c2 = c0; c3 = c0
+        w0 = c0; w1 = c0; w2 = c0; w3 = c0
+        z = [Double](repeating: 0, count: capacity * 2 * pairsPerRow)
+        cosines = [Double](repeating: 0, count: capacity * pairsPerRow)
+        sines = cosines
+        logs = cosines
+    }
+
+    mutating func draw(generated rows: [Int], key: Philox4x32) {
+        let p = pairsPerRow, n = rows.count
+        for (r, g) in rows.enumerated() {
+            let lo = UInt32(truncatingIfNeeded: g), hi = UInt32(truncatingIfNeeded: g >> 32)
+            for j in 0..<p {
+                c0[r * p + j] = lo; c1[r * p + j] = hi; c2[r * p + j] = UInt32(j); c3[r * p + j] = CounterKeys.normalDomain
+            }
+            let f = capacity * p + r
+            c0[f] = lo; c1[f] = hi; c2[f] = 0; c3[f] = CounterKeys.labelDomain
+        }
+        let normalBlocks = n * p
+        let flipStart = capacity * p
+        c0.withUnsafeBufferPointer { c0 in c1.withUnsafeBufferPointer { c1 in
+        c2.withUnsafeBufferPointer { c2 in c3.withUnsafeBufferPointer { c3 in
+        w0.withUnsafeMutableBufferPointer { w0 in w1.withUnsafeMutableBufferPointer { w1 in
+        w2.withUnsafeMutableBufferPointer { w2 in w3.withUnsafeMutableBufferPointer { w3 in
+            let c = (c0.baseAddress!, c1.baseAddress!, c2.baseAddress!, c3.baseAddress!)
+            let w = (w0.baseAddress!, w1.baseAddress!, w2.baseAddress!, w3.baseAddress!)
+            RandomBits.philoxBlocks(key, count: normalBlocks, c0: c.0, c1: c.1, c2: c.2, c3: c.3,
+                                    out0: w.0, out1: w.1, out2: w.2, out3: w.3)
+            RandomBits.philoxBlocks(key, count: n, c0: c.0 + flipStart, c1: c.1 + flipStart, c2: c.2 + flipStart,
+                                    c3: c.3 + flipStart, out0: w.0 + flipStart, out1: w.1 + flipStart,
+                                    out2: w.2 + flipStart, out3: w.3 + flipStart)
+            cosines.withUnsafeMutableBufferPointer { cs in sines.withUnsafeMutableBufferPointer { sn in
+            logs.withUnsafeMutableBufferPointer { lg in
+                RandomBits.normalPairs(count: normalBlocks, w.0, w.1, w.2, w.3,
+                                       cosOut: cs.baseAddress!, sinOut: sn.baseAddress!, logScratch: lg.baseAddress!)
+                z.withUnsafeMutableBufferPointer { z in
+                    for b in 0..<normalBlocks {
+                        z[2 * b] = cs[b]
+                        z[2 * b + 1] = sn[b]
+                    }
+                }
+            }}}
+        }}}}}}}}
+    }
+
+    /// Row `r`'s label block.
+    func flip(_ r: Int) -> Philox4x32.Block {
+        let f = capacity * pairsPerRow + r
+        return Philox4x32.Block(w0[f], w1[f], w2[f], w3[f])
     }
 }

@@ -17,8 +17,8 @@
 /// applied to `half XOR roundKey`, truncated to the width of the other half.
 public struct KeyedPermutation: Sendable, Equatable {
     public let count: Int
-    /// `[rounds]` 64-bit round keys.
-    private let roundKeys: [UInt64]
+    /// The `rounds` 64-bit round keys (a fixed-size tuple: no array, no reference counting).
+    private let roundKeys: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
     private let leftBits: Int
     private let rightBits: Int
 
@@ -39,7 +39,23 @@ public struct KeyedPermutation: Sendable, Equatable {
             state &+= 0x9E37_79B9_7F4A_7C15
             keys.append(Self.mix(state))
         }
-        roundKeys = keys
+        roundKeys = (keys[0], keys[1], keys[2], keys[3], keys[4], keys[5])
+    }
+
+    public static func == (a: KeyedPermutation, b: KeyedPermutation) -> Bool {
+        a.count == b.count && a.roundKeys == b.roundKeys
+    }
+
+    @inline(__always)
+    private func roundKey(_ round: Int) -> UInt64 {
+        switch round {
+        case 0: return roundKeys.0
+        case 1: return roundKeys.1
+        case 2: return roundKeys.2
+        case 3: return roundKeys.3
+        case 4: return roundKeys.4
+        default: return roundKeys.5
+        }
     }
 
     /// The SplitMix64 finaliser (Steele, Lea and Flood 2014, "Fast splittable pseudorandom number
@@ -60,9 +76,9 @@ public struct KeyedPermutation: Sendable, Equatable {
         var right = v & rMask
         for round in 0..<Self.rounds {
             if round & 1 == 0 {
-                left ^= Self.mix(right ^ roundKeys[round]) & lMask
+                left ^= Self.mix(right ^ roundKey(round)) & lMask
             } else {
-                right ^= Self.mix(left ^ roundKeys[round]) & rMask
+                right ^= Self.mix(left ^ roundKey(round)) & rMask
             }
         }
         return (left << UInt64(rightBits)) | right
@@ -76,15 +92,16 @@ public struct KeyedPermutation: Sendable, Equatable {
         var right = v & rMask
         for round in stride(from: Self.rounds - 1, through: 0, by: -1) {
             if round & 1 == 0 {
-                left ^= Self.mix(right ^ roundKeys[round]) & lMask
+                left ^= Self.mix(right ^ roundKey(round)) & lMask
             } else {
-                right ^= Self.mix(left ^ roundKeys[round]) & rMask
+                right ^= Self.mix(left ^ roundKey(round)) & rMask
             }
         }
         return (left << UInt64(rightBits)) | right
     }
 
     /// The image of `i` (`0 <= i < count`).
+    @inline(__always)
     public func apply(_ i: Int) -> Int {
         precondition(i >= 0 && i < count, "KeyedPermutation.apply: index out of range")
         var v = forward(UInt64(i))
@@ -93,6 +110,7 @@ public struct KeyedPermutation: Sendable, Equatable {
     }
 
     /// The preimage of `i`: `inverse(apply(i)) == i`.
+    @inline(__always)
     public func inverse(_ i: Int) -> Int {
         precondition(i >= 0 && i < count, "KeyedPermutation.inverse: index out of range")
         var v = backward(UInt64(i))

@@ -57,15 +57,23 @@ public enum RandomBits {
     /// A double in `[0, 1)` from 53 bits: the high 53 bits of `hi:lo` times `2^-53`.
     @inlinable @inline(__always)
     public static func uniform(_ hi: UInt32, _ lo: UInt32) -> Double {
-        let bits = ((UInt64(hi) << 32) | UInt64(lo)) >> 11
-        return Double(bits) * 0x1p-53
+        bits53(hi, lo) * 0x1p-53
+    }
+
+    /// The integer `(hi:lo) >> 11` (53 bits) as a double, converted exactly without an integer
+    /// conversion instruction (so loops over it vectorise): high 21 bits times 2^32 plus the low
+    /// 32 bits, each placed in the mantissa of 2^52 and 2^52 subtracted.
+    @inlinable @inline(__always)
+    static func bits53(_ hi: UInt32, _ lo: UInt32) -> Double {
+        let high = Double(bitPattern: UInt64(hi >> 11) | 0x4330_0000_0000_0000) - 4_503_599_627_370_496.0
+        let low = Double(bitPattern: UInt64((hi << 21) | (lo >> 11)) | 0x4330_0000_0000_0000) - 4_503_599_627_370_496.0
+        return high * 4_294_967_296.0 + low
     }
 
     /// A double in `(0, 1]` from 53 bits: `(bits + 1) * 2^-53` (safe to take the logarithm of).
     @inlinable @inline(__always)
     public static func uniformOpenClosed(_ hi: UInt32, _ lo: UInt32) -> Double {
-        let bits = ((UInt64(hi) << 32) | UInt64(lo)) >> 11
-        return Double(bits &+ 1) * 0x1p-53
+        (bits53(hi, lo) + 1) * 0x1p-53
     }
 
     /// An integer in `[0, n)` from 64 bits by the multiply-shift map `floor(bits * n / 2^64)`
@@ -100,9 +108,12 @@ public enum RandomBits {
     @inlinable @inline(__always)
     public static func logUnit(_ x: Double) -> Double {
         let bits = x.bitPattern
-        var e = Int((bits >> 52) & 0x7FF) - 1023
-        var m = Double(bitPattern: (bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000)
-        if m > 1.4142135623730951 { m *= 0.5; e += 1 }
+        // Biased exponent as a double without an integer conversion: 2^52 + field, minus 2^52.
+        let field = Double(bitPattern: ((bits >> 52) & 0x7FF) | 0x4330_0000_0000_0000) - 4_503_599_627_370_496.0
+        let m1 = Double(bitPattern: (bits & 0x000F_FFFF_FFFF_FFFF) | 0x3FF0_0000_0000_0000)
+        let big = m1 > 1.4142135623730951
+        let m = big ? m1 * 0.5 : m1
+        let de = field - (big ? 1022.0 : 1023.0)
         let s = (m - 1.0) / (m + 1.0)
         let z = s * s
         var p = 1.0 / 23.0
@@ -117,18 +128,24 @@ public enum RandomBits {
         p = p * z + 1.0 / 5.0
         p = p * z + 1.0 / 3.0
         let lnM = 2.0 * s + 2.0 * s * z * p
-        let de = Double(e)
         return de * 6.93147180369123816490e-01 + (lnM + de * 1.90821492927058770002e-10)
     }
 
-    /// `(cos 2 pi t, sin 2 pi t)` for `t` in `[0, 1)`: the quadrant comes from `k = floor(4t + 1/2)`
-    /// (exact in binary), the remainder `x = (4t - k) pi / 2` lies in `[-pi/4, pi/4)`, where the
-    /// Taylor series of sin (to `x^15`) and cos (to `x^16`) are accurate to below 1e-16.
+    /// `1.5 * 2^52`: adding and subtracting it rounds a double of magnitude below 2^51 to the
+    /// nearest integer (ties to even), and the low bits of the sum hold that integer.
+    @usableFromInline static let roundingMagic = 6_755_399_441_055_744.0
+
+    /// `(cos 2 pi t, sin 2 pi t)` for `t` in `[0, 1)`: `r = 4t`, `k` the integer nearest to `r`
+    /// (exact in binary, branch-free via `roundingMagic`), `x = (r - k) pi / 2` in `[-pi/4, pi/4]`,
+    /// where the Taylor series of sin (to `x^15`) and cos (to `x^16`) are accurate to below 1e-16;
+    /// the quadrant `k mod 4` picks and negates: 0 (cos, sin), 1 (-sin, cos), 2 (-cos, -sin), 3 (sin, -cos).
     @inlinable @inline(__always)
     public static func cosSinTurn(_ t: Double) -> (Double, Double) {
         let r = 4.0 * t
-        let k = Int(r + 0.5)
-        let x = (r - Double(k)) * 1.5707963267948966
+        let shifted = r + roundingMagic
+        let k = shifted - roundingMagic
+        let q = shifted.bitPattern & 3
+        let x = (r - k) * 1.5707963267948966
         let x2 = x * x
         var sp = -1.0 / 1_307_674_368_000.0          // -1/15!
         sp = sp * x2 + 1.0 / 6_227_020_800.0          // 1/13!
@@ -147,11 +164,73 @@ public enum RandomBits {
         cp = cp * x2 + 1.0 / 24.0
         cp = cp * x2 - 0.5
         let cosX = 1.0 + x2 * cp
-        switch k & 3 {
-        case 0: return (cosX, sinX)
-        case 1: return (-sinX, cosX)
-        case 2: return (-cosX, -sinX)
-        default: return (sinX, -cosX)
+        let odd = q & 1 == 1
+        let c0 = odd ? sinX : cosX
+        let s0 = odd ? cosX : sinX
+        // Negate cos in quadrants 1 and 2, sin in 2 and 3: flip the sign bit.
+        let c = Double(bitPattern: c0.bitPattern ^ ((((q &+ 1) >> 1) & 1) << 63))
+        let s = Double(bitPattern: s0.bitPattern ^ (((q >> 1) & 1) << 63))
+        return (c, s)
+    }
+
+    // MARK: - Batches (written so that the loop vectoriser can use SIMD instructions)
+
+    /// Philox4x32-10 blocks for `count` counters: counter `b` is `(c0[b], c1[b], c2[b], c3[b])`;
+    /// output word `i` of block `b` goes to `out[i][b]` (all arrays `[count]`).
+    /// Bit-identical to `Philox4x32.block`; plain scalar code that the loop vectoriser turns into
+    /// SIMD multiplies (`pmuludq`).
+    @inlinable
+    public static func philoxBlocks(_ key: Philox4x32, count: Int, c0: UnsafePointer<UInt32>, c1: UnsafePointer<UInt32>,
+                                    c2: UnsafePointer<UInt32>, c3: UnsafePointer<UInt32>, out0: UnsafeMutablePointer<UInt32>,
+                                    out1: UnsafeMutablePointer<UInt32>, out2: UnsafeMutablePointer<UInt32>,
+                                    out3: UnsafeMutablePointer<UInt32>) {
+        // Round keys (the Weyl sequence), computed once.
+        var k0 = [UInt32](repeating: 0, count: 10), k1 = [UInt32](repeating: 0, count: 10)
+        k0[0] = key.key0
+        k1[0] = key.key1
+        for r in 1..<10 { k0[r] = k0[r - 1] &+ Philox4x32.w0; k1[r] = k1[r - 1] &+ Philox4x32.w1 }
+        k0.withUnsafeBufferPointer { k0 in
+            k1.withUnsafeBufferPointer { k1 in
+                for b in 0..<count {
+                    var x0 = c0[b], x1 = c1[b], x2 = c2[b], x3 = c3[b]
+                    for r in 0..<10 {
+                        let p0 = UInt64(Philox4x32.m0) &* UInt64(x0)
+                        let p1 = UInt64(Philox4x32.m1) &* UInt64(x2)
+                        x0 = UInt32(truncatingIfNeeded: p1 >> 32) ^ x1 ^ k0[r]
+                        x1 = UInt32(truncatingIfNeeded: p1)
+                        x2 = UInt32(truncatingIfNeeded: p0 >> 32) ^ x3 ^ k1[r]
+                        x3 = UInt32(truncatingIfNeeded: p0)
+                    }
+                    out0[b] = x0
+                    out1[b] = x1
+                    out2[b] = x2
+                    out3[b] = x3
+                }
+            }
+        }
+    }
+
+    /// `normalPair` for `count` blocks given as four word arrays `w0..w3` `[count]`;
+    /// writes the cosine values to `cosOut` `[count]` and the sine values to `sinOut` `[count]`;
+    /// `logScratch` `[count]` is workspace. Bit-identical to `normalPair` (the same inlined
+    /// functions). The first loop is branch-free so the loop vectoriser can use SIMD instructions;
+    /// the square root sits in a second loop because Swift's scalar `squareRoot()` keeps an errno
+    /// path (a call to libm `sqrt`) that stops vectorisation.
+    @inlinable
+    public static func normalPairs(count: Int, _ w0: UnsafePointer<UInt32>, _ w1: UnsafePointer<UInt32>,
+                                   _ w2: UnsafePointer<UInt32>, _ w3: UnsafePointer<UInt32>,
+                                   cosOut: UnsafeMutablePointer<Double>, sinOut: UnsafeMutablePointer<Double>,
+                                   logScratch: UnsafeMutablePointer<Double>) {
+        for b in 0..<count {
+            logScratch[b] = -2.0 * logUnit(uniformOpenClosed(w0[b], w1[b]))
+            let (c, s) = cosSinTurn(uniform(w2[b], w3[b]))
+            cosOut[b] = c
+            sinOut[b] = s
+        }
+        for b in 0..<count {
+            let r = logScratch[b].squareRoot()
+            cosOut[b] = r * cosOut[b]
+            sinOut[b] = r * sinOut[b]
         }
     }
 }

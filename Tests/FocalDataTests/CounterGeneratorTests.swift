@@ -266,3 +266,44 @@ final class CounterGeneratorTests: XCTestCase {
         XCTAssertEqual(Set(stride(from: 0, to: 4 * 10, by: 10).map { k in plain.centres[k..<(k + 10)].map { $0 } }).count, 4, "distinct vertices")
     }
 }
+
+final class CounterBatchOracleTests: XCTestCase {
+    /// The batched path (array-wise Philox and Box-Muller) equals the one-block-at-a-time oracle
+    /// bit for bit, for odd and even numbers of normals per row.
+    func testBatchedRowsEqualTheScalarOracle() throws {
+        for (features, informative) in [(20, 10), (7, 3), (5, 2)] {
+            let source = try CounterDataSource(counterSpec {
+                $0.classification.samples = 300; $0.classification.features = features
+                $0.classification.informative = informative; $0.classification.redundant = 1
+                $0.classification.flipY = 0.3
+            })
+            let rows = try source.rows(.train, ranges: [0..<source.trainCount])
+            var mismatches = 0
+            for t in 0..<source.trainCount {
+                let ref = source.referenceRow(generated: source.generatedRow(source.datasetRow(.train, position: t)))
+                if ref.y != rows.y[t] || ref.x != Array(rows.x[(t * features)..<((t + 1) * features)]) { mismatches += 1 }
+            }
+            XCTAssertEqual(mismatches, 0, "rows differing from the scalar oracle (\(features) features)")
+        }
+    }
+
+    func testBatchedNormalsEqualScalarNormals() {
+        let n = 1001
+        let p = Philox4x32(key0: 3, key1: 4)
+        var w: [[UInt32]] = Array(repeating: [UInt32](repeating: 0, count: n), count: 4)
+        for b in 0..<n { let v = p.block(.init(UInt32(b), 0, 0, 0)); w[0][b] = v.x; w[1][b] = v.y; w[2][b] = v.z; w[3][b] = v.w }
+        var c = [Double](repeating: 0, count: n), s = c, scratch = c
+        RandomBits.normalPairs(count: n, w[0], w[1], w[2], w[3], cosOut: &c, sinOut: &s, logScratch: &scratch)
+        var o0 = [UInt32](repeating: 0, count: n), o1 = o0, o2 = o0, o3 = o0
+        let counters = (0..<n).map { UInt32($0) }, zeros = [UInt32](repeating: 0, count: n)
+        RandomBits.philoxBlocks(p, count: n, c0: counters, c1: zeros, c2: zeros, c3: zeros,
+                                out0: &o0, out1: &o1, out2: &o2, out3: &o3)
+        XCTAssertEqual([o0, o1, o2, o3], w, "philoxBlocks equals Philox4x32.block")
+        var differ = 0
+        for b in 0..<n {
+            let (a, d) = RandomBits.normalPair(.init(w[0][b], w[1][b], w[2][b], w[3][b]))
+            if a != c[b] || d != s[b] { differ += 1 }
+        }
+        XCTAssertEqual(differ, 0, "normalPairs equals normalPair bit for bit")
+    }
+}

@@ -57,6 +57,7 @@ let focalVersion = "0.1.0"
 /// `focal-ddp --help` shows the training options (the default command) and lists the others;
 /// `focal-ddp SUB --help` and `focal-ddp help SUB` show that subcommand's help.
 func printHelp(for arguments: [String], fallback: String) {
+    guard arguments.contains(where: { ["--help", "-h", "help"].contains($0) }) else { print(fallback); return }
     let names = arguments.filter { !$0.hasPrefix("-") && $0 != "help" }
     if let name = names.first, let sub = FocalDDP.configuration.subcommands.first(where: { $0._commandName == name }),
        sub != Train.self {

@@ -23,6 +23,8 @@ public struct ReduceStatus: Sendable, Equatable {
     /// Lowest rank that reported an error, if any, with its code.
     public var errorRank: Int?
     public var errorCode: Int32
+    /// Some rank asked every rank to stop after this step (a SIGTERM or SIGINT).
+    public var stopRequested: Bool = false
 }
 
 public final class ExactReducer {
@@ -33,9 +35,12 @@ public final class ExactReducer {
     /// `[localCapacity, width]` row-major: this step's chunk partials.
     private var partials: [Double]
     private var stored = 0
-    /// `[width + 3]`: per-element max exponent, then flags: nonFinite (Int32.max - rank),
-    /// error (Int32.max - rank), error code.
+    /// `[width + 4]`: per-element max exponent, then flags: nonFinite (Int32.max - rank),
+    /// error (Int32.max - rank), error code, stop requested (1).
     private var exponents: [Int32]
+    /// Seconds a collective may take before `reduce` gives up with `CommError.timedOut`
+    /// (nil: wait forever). A stuck collective is only escaped by aborting the job.
+    public var stallTimeout: Double?
     /// `[width]` integer sums.
     private var fixed: [Int64]
 
@@ -46,7 +51,7 @@ public final class ExactReducer {
         self.width = width
         self.localCapacity = max(1, localCapacity)
         partials = [Double](repeating: 0, count: self.localCapacity * width)
-        exponents = [Int32](repeating: Self.emptyExponent, count: width + 3)
+        exponents = [Int32](repeating: Self.emptyExponent, count: width + 4)
         fixed = [Int64](repeating: 0, count: width)
         reset()
     }
@@ -58,6 +63,7 @@ public final class ExactReducer {
         exponents[width] = Int32.min
         exponents[width + 1] = Int32.min
         exponents[width + 2] = Int32.min
+        exponents[width + 3] = 0
     }
 
     /// Adds one chunk's partial: `main` `[mainCount]` in the training precision, then `extra`
@@ -89,14 +95,16 @@ public final class ExactReducer {
     /// unless the status reports a non-finite value, in which case `result` is left untouched.
     /// `errorCode` (non-zero) reports a local failure to every rank through the same collective.
     public func reduce(_ comm: Communicator, chunksInStep: Int, result: inout [Double],
-                       errorCode: Int32 = 0) throws -> ReduceStatus {
+                       errorCode: Int32 = 0, requestStop: Bool = false) throws -> ReduceStatus {
         precondition(result.count == width, "ExactReducer.reduce: result must hold width values")
         // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
         let tag = Int32.max - Int32(comm.rank)
         if exponents[width] == Int32.max { exponents[width] = tag }
         if errorCode != 0 { exponents[width + 1] = tag; exponents[width + 2] = errorCode }
-        try comm.allreduce(&exponents, op: .max)
+        if requestStop { exponents[width + 3] = 1 }
+        try allreduce(comm, &exponents, op: .max, what: "the exponent agreement of the gradient reduction")
         var status = ReduceStatus(nonFiniteRank: nil, errorRank: nil, errorCode: 0)
+        status.stopRequested = exponents[width + 3] != 0
         if exponents[width] > Int32.min { status.nonFiniteRank = Int(Int32.max - exponents[width]) }
         if exponents[width + 1] > Int32.min {
             status.errorRank = Int(Int32.max - exponents[width + 1])
@@ -124,13 +132,26 @@ public final class ExactReducer {
                 }
             }
         }
-        try comm.allreduce(&fixed, op: .sum)
+        try allreduce(comm, &fixed, op: .sum, what: "the gradient reduction")
         for i in 0..<width {
             let e = exponents[i]
             result[i] = e == Self.emptyExponent
                 ? 0 : Double(sign: .plus, exponent: Int(e) + 1 - s, significand: Double(fixed[i]))
         }
         return status
+    }
+
+    /// Blocking allreduce, or a non-blocking one polled against `stallTimeout`.
+    private func allreduce<T: CommScalar>(_ comm: Communicator, _ buffer: inout [T], op: ReduceOp, what: String) throws {
+        guard let limit = stallTimeout else { return try comm.allreduce(&buffer, op: op) }
+        try buffer.withUnsafeMutableBufferPointer { b in
+            let pending = try comm.startAllreduce(b, op: op)
+            do {
+                try pending.wait(timeout: limit)
+            } catch CommError.timedOut {
+                throw CommError.timedOut(operation: what, seconds: limit)
+            }
+        }
     }
 
     /// ceil(log2(chunks)), at least 1.

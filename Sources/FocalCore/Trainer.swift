@@ -46,7 +46,50 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var evalEvery: Int = 0
     public var initSeed: UInt64 = 0
     public var onNaN: NaNPolicy = .stop
+    /// Seconds a step's collectives may take before the job is declared stalled (nil: forever).
+    public var stallTimeout: Double?
+    /// A fault to inject, for tests of the failure paths (`--debug-fault RANK:STEP:KIND`).
+    public var fault: InjectedFault?
     public init() {}
+}
+
+/// A deliberate failure on one rank at one global step (tests of the no-hang guarantees).
+public struct InjectedFault: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// The rank's gradient becomes NaN.
+        case nan
+        /// The rank reports a local error through the step's collective.
+        case error
+        /// The rank stops calling collectives (sleeps), as a deadlocked rank would.
+        case hang
+        /// The rank's process exits at once, as a crashed one would.
+        case exit
+    }
+    public var rank: Int
+    public var step: Int
+    public var kind: Kind
+    public init(rank: Int, step: Int, kind: Kind) { self.rank = rank; self.step = step; self.kind = kind }
+}
+
+/// Where training stands between two steps; enough to resume with identical results.
+public struct TrainingPosition: Codable, Sendable, Equatable {
+    /// The epoch in progress (or about to start).
+    public var epoch: Int = 0
+    /// Batches of `epoch` already done.
+    public var batchesDone: Int = 0
+    /// Steps done since the start of training.
+    public var globalStep: Int = 0
+    /// The epoch's running sums (for its logged loss): loss, alpha weight, rows, skipped steps.
+    public var lossSum: Double = 0
+    public var weightSum: Double = 0
+    public var rows: Int = 0
+    public var skipped: Int = 0
+    public init() {}
+}
+
+/// Thrown by `train` when every rank agreed to stop (a signal) after the step at `position`.
+public struct TrainingStopped: Error, Sendable {
+    public var position: TrainingPosition
 }
 
 // MARK: - Data as a rank holds it
@@ -214,9 +257,21 @@ public final class Trainer<T: TrainScalar> {
 
     /// Runs one global batch: returns the batch's (loss sum, weight sum, rows), or nil when the
     /// step was skipped for a non-finite value.
-    public func step(batch b: Int, epoch: Int, stepIndex: Int) throws -> (loss: Double, weight: Double, rows: Int)? {
+    /// True after a step in which some rank asked to stop (every rank sees the same value).
+    public private(set) var stopAgreed = false
+
+    public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
         let P = shape.parameterCount, K = data.classes, F = data.features
         reducer.reset()
+        var injectError: Int32 = 0
+        if let f = config.fault, f.rank == comm.rank, f.step == stepIndex {
+            switch f.kind {
+            case .hang: while true { sleep(3600) }
+            case .exit: exit(9)
+            case .error: injectError = 99
+            case .nan: break
+            }
+        }
         var extra = [0.0, 0.0]
         let chunks = myChunks[b]
         let firstRow = chunks.first?.rows.lowerBound ?? 0
@@ -240,6 +295,7 @@ public final class Trainer<T: TrainScalar> {
                                     workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
                                                        grad: gb.baseAddress!)
                                     t1 = monotonicSeconds(); timings.backward += t1 - t0
+                                    if let f = config.fault, f.kind == .nan, f.rank == comm.rank, f.step == stepIndex { gb[0] = .nan }
                                     extra[0] = s.loss
                                     extra[1] = s.weight
                                     reducer.add(main: UnsafePointer(gb.baseAddress!), mainCount: P, extra: extra)
@@ -251,7 +307,9 @@ public final class Trainer<T: TrainScalar> {
             }
         }
         var t0 = monotonicSeconds()
-        let status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums)
+        let status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
+                                        errorCode: injectError, requestStop: requestStop)
+        stopAgreed = status.stopRequested
         var t1 = monotonicSeconds(); timings.reduction += t1 - t0; t0 = t1
         timings.steps += 1
         if let r = status.nonFiniteRank {
@@ -260,7 +318,7 @@ public final class Trainer<T: TrainScalar> {
                                 failureKind: .numeric)
         }
         if let r = status.errorRank {
-            throw TrainingError(message: "rank \(r) failed at epoch \(epoch), step \(stepIndex) (code \(status.errorCode))", failureKind: .system)
+            throw TrainingError(message: "rank \(r) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
         }
         let rows = data.trainPlan.batchRows(b).count
         let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])
@@ -279,37 +337,62 @@ public final class Trainer<T: TrainScalar> {
         return (sums[P], sums[P + 1], rows)
     }
 
-    /// Trains for `config.epochs` epochs starting at `startEpoch`, calling `onEpoch` (on every rank)
-    /// for logged epochs and `onEval` for intermediate evaluations.
-    public func train(startEpoch: Int = 0, onEpoch: (EpochRecord) -> Void,
-                      onEval: (Int, EvaluationReport) -> Void = { _, _ in }) throws {
+    /// Trains from `position` until `config.epochs` epochs are done. Calls `onEpoch` (every rank)
+    /// for logged epochs, `onEval` for intermediate evaluations, and `afterStep` after every step
+    /// with the position reached (for checkpoints). `stopRequested` is polled before each step;
+    /// when any rank returns true, every rank finishes that step, calls `afterStep`, and `train`
+    /// throws `TrainingStopped`.
+    public func train(from position: TrainingPosition = TrainingPosition(), onEpoch: (EpochRecord) -> Void,
+                      onEval: (Int, EvaluationReport) throws -> Void = { _, _ in },
+                      afterStep: (TrainingPosition, _ epochEnded: Bool) throws -> Void = { _, _ in },
+                      stopRequested: () -> Bool = { false }) throws {
+        reducer.stallTimeout = config.stallTimeout
         let start = monotonicSeconds()
-        var stepIndex = 0
-        for epoch in startEpoch..<config.epochs {
+        var pos = position
+        while pos.epoch < config.epochs {
+            let epoch = pos.epoch
             let epochStart = monotonicSeconds()
-            var lossSum = 0.0, weightSum = 0.0, rows = 0, skipped = 0
-            for b in batchOrder(epoch: epoch) {
-                if let r = try step(batch: b, epoch: epoch, stepIndex: stepIndex) {
-                    lossSum += r.loss
-                    weightSum += r.weight
-                    rows += r.rows
+            let order = batchOrder(epoch: epoch)
+            let firstBatch = pos.batchesDone
+            for b in order[pos.batchesDone...] {
+                if let r = try step(batch: b, epoch: epoch, stepIndex: pos.globalStep, requestStop: stopRequested()) {
+                    pos.lossSum += r.loss
+                    pos.weightSum += r.weight
+                    pos.rows += r.rows
                 } else {
-                    skipped += 1
+                    pos.skipped += 1
                 }
-                stepIndex += 1
+                pos.globalStep += 1
+                pos.batchesDone += 1
+                let epochEnded = pos.batchesDone == order.count
+                if epochEnded { finishEpoch(&pos, start: start, epochStart: epochStart, batchesRun: order.count - firstBatch, onEpoch: onEpoch) }
+                if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0, epoch != config.epochs - 1 {
+                    try onEval(epoch, try evaluate())
+                }
+                try afterStep(pos, epochEnded)
+                if stopAgreed { throw TrainingStopped(position: pos) }
             }
-            let isLast = epoch == config.epochs - 1
-            if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
-                let now = monotonicSeconds()
-                let loss = rows > 0 ? lossSum / lossDivisor(config.reduction, rows: rows, weightSum: weightSum) : .nan
-                onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: config.adam.lr, elapsed: now - start,
-                                    samplesPerSecond: Double(data.trainPlan.rows) / max(now - epochStart, 1e-12),
-                                    skippedSteps: skipped))
-            }
-            if config.evalEvery > 0 && (epoch + 1) % config.evalEvery == 0 && !isLast {
-                onEval(epoch, try evaluate())
-            }
+            if order.isEmpty { pos.epoch += 1 }
         }
+    }
+
+    /// Records the epoch's loss and moves `pos` to the next epoch.
+    private func finishEpoch(_ pos: inout TrainingPosition, start: Double, epochStart: Double, batchesRun: Int,
+                             onEpoch: (EpochRecord) -> Void) {
+        let epoch = pos.epoch
+        let isLast = epoch == config.epochs - 1
+        if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
+            let now = monotonicSeconds()
+            let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(config.reduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
+            let batches = max(1, data.trainPlan.batchCount)
+            let rowsRun = Double(data.trainPlan.rows) * Double(batchesRun) / Double(batches)
+            onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: config.adam.lr, elapsed: now - start,
+                                samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped))
+        }
+        let step = pos.globalStep
+        pos = TrainingPosition()
+        pos.epoch = epoch + 1
+        pos.globalStep = step
     }
 
     /// Evaluates the current parameters on this rank's test rows; returns the global report

@@ -48,7 +48,7 @@ struct FocalDDP: ParsableCommand {
         its own rows, and results are bitwise identical for any number of ranks.
         """,
         version: focalVersion,
-        subcommands: [Train.self, Generate.self],
+        subcommands: [Train.self, Generate.self, Predict.self, Plot.self],
         defaultSubcommand: Train.self)
 }
 

@@ -1,0 +1,84 @@
+// MetricsPlots: the pictures of a run from its metrics records (the JSON-lines file's values):
+// class distribution of the training and test sets, the loss curve, per-class recall over epochs.
+import FocalData
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One picture: its file name inside the output directory and its SVG text.
+public struct PlotFile: Sendable, Equatable {
+    public var name: String
+    public var svg: String
+}
+
+// MARK: - From records to charts
+
+/// The SVG plots the records support, in this order (each only when its records are present):
+///   `class_distribution.svg`  bars of `train_counts` and `test_counts` of the "config" record
+///                             (the tutorial's bar chart, global counts)
+///   `loss.svg`                the training loss of every "epoch" record, against the epoch
+///   `recall.svg`              per-class recall of every "eval" record with an epoch, one line
+///                             per class (the last record of an epoch wins)
+public func metricsPlots(records: [JSON]) -> [PlotFile] {
+    var out: [PlotFile] = []
+    let config = records.last { $0["type"]?.string == "config" }
+    if let c = config, let train = c["train_counts"]?.doubles {
+        let test = c["test_counts"]?.doubles ?? []
+        let k = max(train.count, test.count)
+        var series: [(name: String, values: [Double])] = [("train (\(Int64(train.reduce(0, +))) rows)", train)]
+        if !test.isEmpty { series.append(("test (\(Int64(test.reduce(0, +))) rows)", test)) }
+        let chart = BarChart(title: "Class distribution", xLabel: "class", yLabel: "rows",
+                             categories: (0..<k).map { "class \($0)" }, series: series)
+        out.append(PlotFile(name: "class_distribution.svg", svg: chart.svg()))
+    }
+
+    let epochs = records.filter { $0["type"]?.string == "epoch" }
+    if !epochs.isEmpty {
+        let points = epochs.compactMap { r -> (x: Double, y: Double)? in
+            guard let e = r["epoch"]?.double, let l = r["loss"]?.double else { return nil }
+            return (e, l)
+        }
+        var title = "Training loss"
+        if let c = config, let m = c["model"]?.string { title += " (MLP \(m))" }
+        let chart = LineChart(title: title, xLabel: "epoch", yLabel: "loss", series: [("loss", points)])
+        out.append(PlotFile(name: "loss.svg", svg: chart.svg()))
+    }
+
+    var byEpoch: [(epoch: Double, recall: [Double])] = []
+    for r in records where r["type"]?.string == "eval" {
+        guard let e = r["epoch"]?.double, let recall = r["recall"]?.doubles else { continue }
+        if let i = byEpoch.firstIndex(where: { $0.epoch == e }) { byEpoch[i].recall = recall } else { byEpoch.append((e, recall)) }
+    }
+    if !byEpoch.isEmpty {
+        byEpoch.sort { $0.epoch < $1.epoch }
+        let k = byEpoch.map(\.recall.count).max() ?? 0
+        let series = (0..<k).map { c in
+            (name: "class \(c)", points: byEpoch.compactMap { $0.recall.count > c ? (x: $0.epoch, y: $0.recall[c]) : nil })
+        }
+        let chart = LineChart(title: "Held-out recall per class", xLabel: "epoch", yLabel: "recall",
+                              series: series, yRange: 0...1)
+        out.append(PlotFile(name: "recall.svg", svg: chart.svg()))
+    }
+    return out
+}
+
+// MARK: - Writing
+
+/// Writes `metricsPlots(records:)` into `dir` (created if missing), each file atomically
+/// (temporary file, fsync, rename). Returns the paths written. Errors name the file or directory.
+@discardableResult
+public func writePlots(records: [JSON], to dir: String) throws -> [String] {
+    let plots = metricsPlots(records: records)
+    if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+        throw DataError("\(dir): cannot create the plot directory (\(String(cString: strerror(errno))))")
+    }
+    var st = stat()
+    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(dir): not a directory") }
+    var written: [String] = []
+    for p in plots {
+        let path = (dir.hasSuffix("/") ? dir : dir + "/") + p.name
+        try Npy.atomicWrite(path: path, bytes: Array(p.svg.utf8))
+        written.append(path)
+    }
+    return written
+}

@@ -1,0 +1,55 @@
+// Plot: SVG pictures of a run from its metrics file (--metrics-out): class distribution, loss curve,
+// per-class recall over epochs. A local command: it runs in one process, without MPI.
+import ArgumentParser
+import FocalCore
+import FocalData
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Plot: ParsableCommand, RankedCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw SVG plots (class distribution, loss, per-class recall) from a metrics JSON-lines file.")
+
+    @Argument(help: ArgumentHelp("Metrics file written by --metrics-out (JSON lines).", valueName: "METRICS.jsonl"))
+    var metrics: String
+    @Option(help: ArgumentHelp("Output directory (created if missing).", valueName: "DIR"))
+    var out: String
+
+    func execute(arguments: [String]) -> Int32 {
+        // Under mpirun every rank would draw the same files: rank 0 alone does the work.
+        guard launchRank == 0 else { return 0 }
+        do {
+            let text = try readTextFile(metrics)
+            let records = try JSON.parseLines(text, source: metrics)
+            guard !records.isEmpty else { throw DataError("\(metrics): no records") }
+            let paths = try writePlots(records: records, to: out)
+            guard !paths.isEmpty else {
+                throw DataError("\(metrics): no config, epoch or eval records to plot")
+            }
+            for p in paths { print("wrote \(p)") }
+            return 0
+        } catch {
+            return reportLocal(error, kind: error is JSONParseError ? .data : nil)
+        }
+    }
+}
+
+/// The whole file as UTF-8 text; errors name the file.
+func readTextFile(_ path: String) throws -> String {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw DataError("\(path): cannot open (\(String(cString: strerror(errno))))") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw DataError("\(path): read failed (\(String(cString: strerror(errno))))")
+        }
+        if n == 0 { break }
+        bytes += buffer[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

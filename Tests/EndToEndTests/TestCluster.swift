@@ -22,6 +22,9 @@ final class TestCluster {
 
     static var script: URL { repository.appendingPathComponent("scripts/testcluster") }
 
+    /// The tool's defaults, pinned for every child (the tests expect hosts fnode1..N on 10.77.0.0/24).
+    static let environment = ["FOCAL_CLUSTER_PREFIX": "fnode", "FOCAL_CLUSTER_SUBNET": "10.77.0"]
+
     /// Why this machine cannot run the cluster, or nil when it can (root, `ip netns`, `unshare --uts`, mpirun).
     static func unavailableReason() -> String? {
         guard getuid() == 0 else { return "not root: network namespaces need root" }
@@ -30,7 +33,7 @@ final class TestCluster {
         }
         guard findInPath("mpirun") != nil else { return "mpirun not found on PATH (install openmpi-bin)" }
         do {
-            let r = try MPIRun.run(script, ranks: nil, arguments: ["check"], timeout: 30)
+            let r = try MPIRun.run(script, ranks: nil, arguments: ["check"], timeout: 30, extraEnvironment: environment)
             if r.status != 0 {
                 let reason = (r.stdout + r.stderr).trimmingCharacters(in: .whitespacesAndNewlines)
                 return reason.isEmpty ? "scripts/testcluster check failed (status \(r.status))" : reason
@@ -107,7 +110,7 @@ final class TestCluster {
     /// Runs `scripts/testcluster args...`; throws with its output when it fails. Returns its stdout.
     @discardableResult
     static func tool(_ args: [String], timeout: Double = 60) throws -> String {
-        let r = try MPIRun.run(script, ranks: nil, arguments: args, timeout: timeout)
+        let r = try MPIRun.run(script, ranks: nil, arguments: args, timeout: timeout, extraEnvironment: environment)
         guard r.status == 0, !r.timedOut else {
             throw MPIRunError(description: "scripts/testcluster \(args.joined(separator: " ")) failed "
                 + "(status \(r.status)\(r.timedOut ? ", timed out" : "")): \(r.stderr)\(r.stdout)")
@@ -127,7 +130,8 @@ final class TestCluster {
                     "--mca", "oob_tcp_keepalive_probes", "3"]
         if getuid() == 0 { argv.insert("--allow-run-as-root", at: 0) }
         argv += mpiArguments + [executable.path] + arguments
-        return try MPIRun.run(URL(fileURLWithPath: mpirun), ranks: nil, arguments: argv, timeout: timeout)
+        return try MPIRun.run(URL(fileURLWithPath: mpirun), ranks: nil, arguments: argv, timeout: timeout,
+                              extraEnvironment: Self.environment)
     }
 
     /// Entries under /dev/shm and /tmp that OpenMPI made for the simulated hosts (should be none after `down`).

@@ -80,6 +80,7 @@ final class TestCluster {
             }
             usleep(100_000)
         }
+        Self.removeStaleDirectories()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("testcluster-\(getpid())-\(UUID().uuidString)")
         hostfile = directory.appendingPathComponent("hosts")
         mpiArguments = []
@@ -105,6 +106,16 @@ final class TestCluster {
         try? FileManager.default.removeItem(at: directory)
         flock(lockFD, LOCK_UN)
         close(lockFD)
+    }
+
+    /// Removes `testcluster-<pid>-*` scratch directories of test processes that died (crashed) before `down`.
+    private static func removeStaleDirectories() {
+        let tmp = FileManager.default.temporaryDirectory
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? [] where name.hasPrefix("testcluster-") {
+            let fields = name.split(separator: "-")
+            guard fields.count >= 2, let pid = pid_t(fields[1]), pid != getpid() else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH { try? FileManager.default.removeItem(at: tmp.appendingPathComponent(name)) }
+        }
     }
 
     /// Runs `scripts/testcluster args...`; throws with its output when it fails. Returns its stdout.

@@ -15,7 +15,7 @@ public struct AgreedError: Error, CustomStringConvertible, Sendable, Equatable {
 /// What kind of failure, for exit codes: usage (bad options), data (bad input files or data
 /// parameters), numeric (non-finite loss or gradient), system (MPI, I/O, anything else).
 public enum FailureKind: Int32, Sendable, Codable {
-    case usage = 2, data = 3, numeric = 4, system = 5
+    case usage = 2, data = 3, numeric = 4, system = 5, interrupted = 6
 }
 
 /// An error that knows its failure kind.

@@ -204,11 +204,42 @@ struct TrainOptions: ParsableArguments {
     @Option(help: "Log level: error, warning, info, debug (debug: per-rank shard sizes and timings).")
     var logLevel: LogLevel = .info
 
+    @Option(help: ArgumentHelp("Write SVG plots (class distribution, loss, recall) into this directory at the end.", valueName: "DIR"))
+    var plots: String?
+
+    // Checkpoints
+    @Option(help: ArgumentHelp("Write checkpoints (parameters, Adam state, data position) into this directory.", valueName: "DIR"))
+    var checkpointDir: String?
+    @Option(help: "Checkpoint every this many epochs (with --checkpoint-dir; 0: only on a signal).")
+    var checkpointEvery: Int = 1
+    @Option(help: "Also checkpoint every this many steps (0: off), for long epochs.")
+    var checkpointEverySteps: Int = 0
+    @Option(help: "Keep the newest this many checkpoints.")
+    var keepCheckpoints: Int = 3
+    @Option(help: ArgumentHelp("Resume from a checkpoint file, or the newest checkpoint in a directory (any number of ranks).", valueName: "PATH"))
+    var resume: String?
+
+    // Failure handling
+    @Option(help: "Seconds a step's collectives may take before the job is declared stalled and aborted.")
+    var stallTimeout: Double = 600
+    @Option(help: ArgumentHelp("Testing: make RANK fail at global STEP (KIND: nan, error, hang, exit).", valueName: "RANK:STEP:KIND"))
+    var debugFault: String?
+
     // Debug
     @Option(help: "Run N logical ranks as threads of this process (no mpirun); results equal mpirun -n N.")
     var simulateRanks: Int?
     @Flag(help: "Compare the analytic gradient with central finite differences (float64) before training.")
     var checkGradients = false
+
+    func injectedFault() throws -> InjectedFault? {
+        guard let text = debugFault else { return nil }
+        let parts = text.split(separator: ":").map(String.init)
+        guard parts.count == 3, let r = Int(parts[0]), r >= 0, let st = Int(parts[1]), st >= 0,
+              let kind = InjectedFault.Kind(rawValue: parts[2]) else {
+            throw ValidationError("--debug-fault: '\(text)' must be RANK:STEP:KIND with KIND one of nan, error, hang, exit")
+        }
+        return InjectedFault(rank: r, step: st, kind: kind)
+    }
 
     func hiddenWidths() throws -> [Int] {
         let parts = hidden.split(separator: ",", omittingEmptySubsequences: false)

@@ -15,12 +15,51 @@ struct RunConfig: Sendable {
     var train: TrainConfig
     var precision: Precision
     var initFile: String?
+    /// Everything a resumed run must share with the checkpoint (not epochs, ranks, outputs, logging).
+    func identity(shape: MLPShape) -> JSON {
+        let t = train
+        var data: JSON
+        switch input {
+        case .generated(let d):
+            let c = d.classification
+            data = .object([("generator", .string(d.generator.rawValue)), ("samples", .int(Int64(c.samples))),
+                            ("features", .int(Int64(c.features))), ("informative", .int(Int64(c.informative))),
+                            ("redundant", .int(Int64(c.redundant))), ("repeated", .int(Int64(c.repeated))),
+                            ("classes", .int(Int64(c.classes))), ("clusters_per_class", .int(Int64(c.clustersPerClass))),
+                            ("weights", c.weights.map { .array($0.map { .number($0) }) } ?? .null),
+                            ("flip_y", .number(c.flipY)), ("class_sep", .number(c.classSep)), ("hypercube", .bool(c.hypercube)),
+                            ("shift", .string(String(describing: c.shift))), ("scale", .string(String(describing: c.scale))),
+                            ("shuffle", .bool(c.shuffle)), ("seed", .int(Int64(c.seed))),
+                            ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
+                            ("stratify", .bool(d.split.stratify))])
+        case let .files(train, trainLabels, test, testLabels, classes):
+            data = .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
+                            ("test_data", test.map { .string($0) } ?? .null), ("test_labels", testLabels.map { .string($0) } ?? .null),
+                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
+        }
+        return .object([
+            ("data", data), ("model", .string(shape.description)), ("precision", .string(precision.rawValue)),
+            ("class_weights", .string(String(describing: classWeights))), ("gamma", .number(t.gamma)),
+            ("reduction", .string(t.reduction.rawValue)), ("lr", .number(t.adam.lr)), ("beta1", .number(t.adam.beta1)),
+            ("beta2", .number(t.adam.beta2)), ("eps", .number(t.adam.eps)), ("weight_decay", .number(t.adam.weightDecay)),
+            ("adamw", .bool(t.adam.decoupled)), ("batch_size", t.batchSize.map { .int(Int64($0)) } ?? .null),
+            ("chunk_size", .int(Int64(t.chunkSize))), ("shuffle_batches", .bool(t.shuffleBatches)),
+            ("shuffle_seed", .int(Int64(t.shuffleSeed))), ("init_seed", .int(Int64(t.initSeed))),
+            ("init", initFile.map { .string($0) } ?? .null), ("on_nan", .string(t.onNaN.rawValue)),
+        ])
+    }
     var metricsOut: String?
     var saveModel: String?
     var quiet: Bool
     var logLevel: LogLevel
     var simulateRanks: Int?
     var checkGradients: Bool
+    var plotsDir: String?
+    var checkpointDir: String?
+    var checkpointEvery: Int
+    var checkpointEverySteps: Int
+    var keepCheckpoints: Int
+    var resume: String?
     /// The command line, recorded in the metrics.
     var arguments: [String]
 }
@@ -44,6 +83,12 @@ extension TrainOptions {
         try require(logEvery >= 0, "--log-every: \(logEvery) must be >= 0")
         try require(evalEvery >= 0, "--eval-every: \(evalEvery) must be >= 0")
         try require((simulateRanks ?? 1) >= 1 && (simulateRanks ?? 1) <= 1024, "--simulate-ranks: \(simulateRanks ?? 0) must lie in 1...1024")
+        try require(checkpointEvery >= 0, "--checkpoint-every: \(checkpointEvery) must be >= 0")
+        try require(checkpointEverySteps >= 0, "--checkpoint-every-steps: \(checkpointEverySteps) must be >= 0")
+        try require(keepCheckpoints >= 1, "--keep-checkpoints: \(keepCheckpoints) must be >= 1")
+        try require(stallTimeout.isFinite && stallTimeout > 0, "--stall-timeout: \(stallTimeout) must be a number of seconds > 0")
+        t.stallTimeout = stallTimeout
+        t.fault = try injectedFault()
         t.gamma = gamma
         t.reduction = reduction
         t.adam.lr = lr
@@ -82,6 +127,8 @@ extension TrainOptions {
         return RunConfig(input: input, classWeights: try data.classWeightScheme(), train: t, precision: precision,
                          initFile: self.`init`, metricsOut: metricsOut, saveModel: saveModel, quiet: quiet,
                          logLevel: logLevel, simulateRanks: simulateRanks, checkGradients: checkGradients,
+                         plotsDir: plots, checkpointDir: checkpointDir, checkpointEvery: checkpointEvery,
+                         checkpointEverySteps: checkpointEverySteps, keepCheckpoints: keepCheckpoints, resume: resume,
                          arguments: arguments)
     }
 }

@@ -104,14 +104,34 @@ struct Console {
 
 func runTraining(_ config: RunConfig, comm: Communicator) -> Int32 {
     pinBLASToOneThread()
+    installStopHandlers()
     do {
         switch config.precision {
         case .float32: try trainTyped(config, comm: comm, as: Float.self)
         case .float64: try trainTyped(config, comm: comm, as: Double.self)
         }
         return 0
+    } catch let CommError.timedOut(operation, seconds) {
+        // A stuck collective cannot be left: say where, then end the whole job.
+        printError("focal-ddp: error: rank \(comm.rank): \(operation) did not complete within \(formatFixed(seconds, digits: 0)) s (--stall-timeout); another rank has stopped or hangs; aborting the job")
+        comm.abort(code: FailureKind.system.rawValue)
     } catch {
         return reportAgreed(error, comm: comm)
+    }
+}
+
+/// An interrupted run: the position reached and where its checkpoint went.
+struct Interrupted: Error, CustomStringConvertible, ClassifiedError {
+    var epoch: Int
+    var step: Int
+    var checkpoint: String?
+    var resumeHint: String
+    var failureKind: FailureKind { .interrupted }
+    var description: String {
+        if let c = checkpoint {
+            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeHint) --resume \(c)"
+        }
+        return "interrupted by a signal at epoch \(epoch), step \(step); no checkpoint (set --checkpoint-dir to keep progress)"
     }
 }
 
@@ -128,15 +148,22 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         return try classWeights(scheme: config.classWeights, counts: data.trainCounts)
     }
     let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
+    let identity = config.identity(shape: shape)
     let initial: [T]? = try comm.agree {
         guard let path = config.initFile else { return nil }
         return try ModelFile.parameters(from: SafetensorsFile.read(path: path), shape: shape, path: path, as: T.self)
     }
-    // Refuse unwritable outputs before the first step (rank 0 writes them).
-    try comm.agree {
-        guard comm.rank == 0 else { return }
+    // Refuse unwritable outputs and unusable checkpoints before the first step (rank 0 writes).
+    var resumed: CheckpointState<T>? = try comm.agree {
+        guard comm.rank == 0 else { return nil }
         for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
+        if let dir = config.plotsDir { try ensureDirectory(dir, option: "--plots") }
+        if let dir = config.checkpointDir { try ensureDirectory(dir, option: "--checkpoint-dir") }
+        guard let r = config.resume else { return nil }
+        let path = try Checkpoint.resolve(r)
+        return try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
     }
+    if config.resume != nil { resumed = try shareCheckpoint(resumed, comm: comm, count: shape.parameterCount) }
 
     let ranks = comm.size
     console.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction")
@@ -158,41 +185,101 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         }
     }
 
-    let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha, initial: initial)
+    let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha, initial: resumed?.params ?? initial)
+    var start = TrainingPosition()
+    if let r = resumed {
+        trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)
+        start = r.position
+        console.info("resumed at epoch \(start.epoch), step \(start.globalStep) from \(config.resume!)")
+    }
     var records: [JSON] = []
+    let progress = Progress(enabled: comm.rank == 0 && !config.quiet && outputIsTerminal(),
+                            totalSteps: config.train.epochs * data.trainPlan.batchCount, rowsPerEpoch: data.globalTrainRows,
+                            stepsPerEpoch: data.trainPlan.batchCount)
+    var lastCheckpoint: String?
     let tTrain = monotonicSeconds()
-    try trainer.train(onEpoch: { r in
-        // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
-        if r.epoch % config.train.logEvery == 0 { console.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
-        records.append(r.json)
-    }, onEval: { epoch, report in
-        console.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
-        records.append(report.json(type: "eval", epoch: epoch))
-    })
+
+    /// Rank 0 writes a checkpoint of the state after `pos` (collective: errors are agreed).
+    func checkpoint(_ pos: TrainingPosition) throws {
+        guard let dir = config.checkpointDir else { return }
+        lastCheckpoint = try comm.agree { () -> String in
+            let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
+            guard comm.rank == 0 else { return dir + "/" + name }
+            let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
+                                        adamStep: trainer.adam.step, position: pos)
+            return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
+                                        keep: config.keepCheckpoints)
+        }
+    }
+    /// Rank 0 writes the metrics so far and the plots (also when the run stops early).
+    func writeOutputs(final: Bool) throws {
+        try comm.agree {
+            guard comm.rank == 0 else { return }
+            if let path = config.metricsOut {
+                try Npy.atomicWrite(path: path, bytes: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
+            }
+            if let dir = config.plotsDir { try writePlots(records: records, to: dir) }
+            if final, let path = config.saveModel { try ModelFile.encode(trainer.params, shape: shape).write(path: path) }
+        }
+    }
+
+    do {
+        try trainer.train(from: start, onEpoch: { r in
+            // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
+            progress.clear()
+            if r.epoch % config.train.logEvery == 0 { console.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
+            records.append(r.json)
+        }, onEval: { epoch, report in
+            progress.clear()
+            console.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
+            records.append(report.json(type: "eval", epoch: epoch))
+        }, afterStep: { pos, epochEnded in
+            progress.update(step: pos.globalStep, epoch: pos.epoch)
+            let byEpoch = epochEnded && config.checkpointEvery > 0 && pos.epoch % config.checkpointEvery == 0
+            let bySteps = config.checkpointEverySteps > 0 && pos.globalStep % config.checkpointEverySteps == 0
+            if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs { try checkpoint(pos) }
+        }, stopRequested: stopSignalled)
+    } catch let stopped as TrainingStopped {
+        progress.clear()
+        records.append(configRecord(config, shape: shape, alpha: alpha, data: data, ranks: ranks))
+        try writeOutputs(final: false)
+        let hint = "./launch -n N " + config.arguments.filter { !$0.hasPrefix("--resume") }.joined(separator: " ")
+        throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep,
+                          checkpoint: config.checkpointDir != nil ? lastCheckpoint : nil, resumeHint: hint)
+    }
+    progress.clear()
     let trainSeconds = monotonicSeconds() - tTrain
     let t = trainer.timings
     console.debug("training \(formatFixed(trainSeconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
 
     if data.globalTestRows > 0 {
         let report = try trainer.evaluate()
+        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize)
+        let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         console.summary(report.table())
-        records.append(report.json(type: "eval", epoch: config.train.epochs - 1))
+        console.summary(ranking.table())
+        records.append(ranking.appended(to: report.json(type: "eval", epoch: config.train.epochs - 1)))
     } else {
         console.summary("No held-out evaluation: no test rows (pass --test-data/--test-labels or a --test-fraction above 0).")
     }
-    console.info("trained \(config.train.epochs) epochs in \(formatFixed(trainSeconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * config.train.epochs) / max(trainSeconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+    let trained = max(0, config.train.epochs - start.epoch)
+    console.info("trained \(trained) epochs in \(formatFixed(trainSeconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(trainSeconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
     records.append(configRecord(config, shape: shape, alpha: alpha, data: data, ranks: ranks))
+    try writeOutputs(final: true)
+}
 
-    try comm.agree {
-        guard comm.rank == 0 else { return }
-        if let path = config.metricsOut {
-            let text = records.map(\.text).joined(separator: "\n") + "\n"
-            try Npy.atomicWrite(path: path, bytes: Array(text.utf8))
-        }
-        if let path = config.saveModel {
-            try ModelFile.encode(trainer.params, shape: shape).write(path: path)
-        }
-    }
+/// Rank 0's checkpoint state, copied to every rank (the file need not be visible to other hosts).
+private func shareCheckpoint<T: TrainScalar>(_ local: CheckpointState<T>?, comm: Communicator, count: Int) throws -> CheckpointState<T> {
+    var params = local?.params ?? [T](repeating: 0, count: count)
+    var m = local?.m ?? [T](repeating: 0, count: count)
+    var v = local?.v ?? [T](repeating: 0, count: count)
+    try comm.broadcast(&params, root: 0)
+    try comm.broadcast(&m, root: 0)
+    try comm.broadcast(&v, root: 0)
+    let p = try comm.broadcast(value: local?.position ?? TrainingPosition(), root: 0)
+    var step = [Int64(local?.adamStep ?? 0)]
+    try comm.broadcast(&step, root: 0)
+    return CheckpointState(params: params, m: m, v: v, adamStep: Int(step[0]), position: p)
 }
 
 /// The run's configuration as the last metrics record.
@@ -234,7 +321,8 @@ private func configRecord<T>(_ c: RunConfig, shape: MLPShape, alpha: [Double], d
     return .object(fields)
 }
 
-/// Throws a one-line error naming `path` if a file cannot be created in its directory.
+/// Throws a one-line error naming `path` if a file cannot be created in its directory (tried for
+/// real with a probe file: `access()` says yes to root even on a read-only filesystem).
 func checkWritable(_ path: String) throws {
     let dir: String
     if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
@@ -242,6 +330,20 @@ func checkWritable(_ path: String) throws {
     guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
         throw DataError("\(path): directory '\(dir)' does not exist")
     }
-    guard access(dir, W_OK) == 0 else { throw DataError("\(path): directory '\(dir)' is not writable") }
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw DataError("\(path): is a directory") }
+    let probe = "\(dir)/.focal-ddp-write-probe-\(getpid())"
+    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    guard fd >= 0 else { throw DataError("\(path): directory '\(dir)' is not writable (\(String(cString: strerror(errno))))") }
+    close(fd)
+    unlink(probe)
+}
+
+/// Creates `dir` if missing (one level) and checks it is writable.
+func ensureDirectory(_ dir: String, option: String) throws {
+    var st = stat()
+    if stat(dir, &st) != 0 && mkdir(dir, 0o755) != 0 {
+        throw DataError("\(option) \(dir): cannot create the directory (\(String(cString: strerror(errno))))")
+    }
+    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(option) \(dir): not a directory") }
+    do { try checkWritable(dir + "/x") } catch { throw DataError("\(option) \(dir): not writable") }
 }

@@ -307,8 +307,13 @@ public final class Trainer<T: TrainScalar> {
             }
         }
         var t0 = monotonicSeconds()
-        let status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
+        let status: ReduceStatus
+        do {
+            status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
                                         errorCode: injectError, requestStop: requestStop)
+        } catch let CommError.timedOut(operation, seconds) {
+            throw CommError.timedOut(operation: "\(operation) at epoch \(epoch), step \(stepIndex)", seconds: seconds)
+        }
         stopAgreed = status.stopRequested
         var t1 = monotonicSeconds(); timings.reduction += t1 - t0; t0 = t1
         timings.steps += 1

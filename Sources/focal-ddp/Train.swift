@@ -112,7 +112,9 @@ func runTraining(_ config: RunConfig, comm: Communicator) -> Int32 {
         }
         return 0
     } catch let CommError.timedOut(operation, seconds) {
-        // A stuck collective cannot be left: say where, then end the whole job.
+        // A stuck collective cannot be left: say where, then end the whole job. Rank 0 speaks
+        // first; the others only if rank 0 is the one that hangs (it would have aborted them).
+        if comm.rank != 0 { sleep(2) }
         printError("focal-ddp: error: rank \(comm.rank): \(operation) did not complete within \(formatFixed(seconds, digits: 0)) s (--stall-timeout); another rank has stopped or hangs; aborting the job")
         comm.abort(code: FailureKind.system.rawValue)
     } catch {

@@ -63,9 +63,71 @@ enum MPIRun {
 
     // MARK: - Running
 
-    /// Runs `mpirun -n ranks [flags] executable arguments` with a deadline of `timeout` seconds.
+    /// A started child (mpirun, or the executable itself) whose output goes to temporary files.
+    final class Job {
+        let pid: pid_t
+        let command: String
+        let directory: URL
+        var outPath: String { directory.appendingPathComponent("stdout").path }
+        var errPath: String { directory.appendingPathComponent("stderr").path }
+
+        init(pid: pid_t, command: String, directory: URL) {
+            self.pid = pid
+            self.command = command
+            self.directory = directory
+        }
+
+        deinit { try? FileManager.default.removeItem(at: directory) }
+
+        /// Sends `sig` to the child itself (mpirun forwards SIGTERM and SIGINT to its ranks).
+        func signal(_ sig: Int32) { kill(pid, sig) }
+
+        /// Waits for the exit against a deadline; on timeout the whole process group is killed.
+        func wait(timeout: Double) throws -> MPIRunResult {
+            let deadline = Date().addingTimeInterval(timeout)
+            var rawStatus: Int32 = 0
+            var timedOut = false
+            while true {
+                let r = waitpid(pid, &rawStatus, WNOHANG)
+                if r == pid { break }
+                if r < 0 && errno != EINTR { throw MPIRunError(description: "waitpid failed: errno \(errno)") }
+                if Date() >= deadline {
+                    timedOut = true
+                    kill(-pid, SIGTERM)
+                    let grace = Date().addingTimeInterval(3)
+                    while waitpid(pid, &rawStatus, WNOHANG) != pid {
+                        if Date() >= grace {
+                            kill(-pid, SIGKILL)
+                            _ = waitpid(pid, &rawStatus, 0)
+                            break
+                        }
+                        usleep(20_000)
+                    }
+                    break
+                }
+                usleep(10_000)
+            }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
+            let signal = rawStatus & 0x7f
+            let status = signal == 0 ? (rawStatus >> 8) & 0xff : 128 + signal
+            func read(_ path: String) -> String {
+                (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            }
+            return MPIRunResult(status: status, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut,
+                                command: command)
+        }
+    }
+
+    /// Runs `mpirun -n ranks [flags] executable arguments` (or the executable alone when `ranks`
+    /// is nil) with a deadline of `timeout` seconds.
     static func run(_ executable: URL, ranks: Int?, arguments: [String] = [], timeout: Double = 60,
                     extraEnvironment: [String: String] = [:]) throws -> MPIRunResult {
+        try start(executable, ranks: ranks, arguments: arguments, extraEnvironment: extraEnvironment).wait(timeout: timeout)
+    }
+
+    /// Starts the child and returns at once.
+    static func start(_ executable: URL, ranks: Int?, arguments: [String] = [],
+                      extraEnvironment: [String: String] = [:]) throws -> Job {
         var argv: [String] = []
         if let ranks {
             argv = ["mpirun", "-q", "-n", "\(ranks)", "--oversubscribe", "--mca", "pml", "ob1",
@@ -94,44 +156,10 @@ enum MPIRun {
         let tmp = FileManager.default.temporaryDirectory
             .appendingPathComponent("mpirun-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let outPath = tmp.appendingPathComponent("stdout").path
-        let errPath = tmp.appendingPathComponent("stderr").path
-
-        let pid = try spawn(program, argv: argv, environment: environment, stdoutPath: outPath, stderrPath: errPath)
-
-        // Poll for exit against the deadline.
-        let deadline = Date().addingTimeInterval(timeout)
-        var rawStatus: Int32 = 0
-        var timedOut = false
-        while true {
-            let r = waitpid(pid, &rawStatus, WNOHANG)
-            if r == pid { break }
-            if r < 0 && errno != EINTR { throw MPIRunError(description: "waitpid failed: errno \(errno)") }
-            if Date() >= deadline {
-                timedOut = true
-                kill(-pid, SIGTERM)
-                let grace = Date().addingTimeInterval(3)
-                while waitpid(pid, &rawStatus, WNOHANG) != pid {
-                    if Date() >= grace {
-                        kill(-pid, SIGKILL)
-                        _ = waitpid(pid, &rawStatus, 0)
-                        break
-                    }
-                    usleep(20_000)
-                }
-                break
-            }
-            usleep(10_000)
-        }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
-        let signal = rawStatus & 0x7f
-        let status = signal == 0 ? (rawStatus >> 8) & 0xff : 128 + signal
-        func read(_ path: String) -> String {
-            (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        }
-        return MPIRunResult(status: status, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut,
-                            command: argv.joined(separator: " "))
+        let pid = try spawn(program, argv: argv, environment: environment,
+                            stdoutPath: tmp.appendingPathComponent("stdout").path,
+                            stderrPath: tmp.appendingPathComponent("stderr").path)
+        return Job(pid: pid, command: argv.joined(separator: " "), directory: tmp)
     }
 
     // MARK: - posix_spawn

@@ -264,74 +264,142 @@ public struct SklearnDataSource: DataSource, Sendable {
         let nTrainOut = train.reduce(0) { $0 + $1.count }
         let nTestOut = test.reduce(0) { $0 + $1.count }
         let nOut = nTrainOut + nTestOut
-        let f = features, nInf = nInformative
+        let f = features
         // slot[generation row] = output row (train rows first, then test rows), or -1.
         var slot = [Int](repeating: -1, count: samples)
         var q = 0
         for r in train { for p in r { slot[rowOrder[split.train[p]]] = q; q += 1 } }
         for r in test { for p in r { slot[rowOrder[split.test[p]]] = q; q += 1 } }
 
-        /// `[nOut, features]` rows in generation column layout (informative | redundant | repeated | noise).
-        var raw = [Double](repeating: 0, count: nOut * f)
+        /// `[nTrainOut, features]` and `[nTestOut, features]`, row-major; filled in generation column
+        /// layout (informative | redundant | repeated | noise), then shifted, scaled and column-shuffled.
+        var trainX = [Double](repeating: 0, count: nTrainOut * f)
+        var testX = [Double](repeating: 0, count: nTestOut * f)
         var outLabels = [Int32](repeating: 0, count: nOut)
         if nOut > 0 {
-            raw.withUnsafeMutableBufferPointer { out in
-                // Informative, redundant and repeated columns.
-                var z = [Double](repeating: 0, count: nInf)
-                replay(checkpoints: informativeCheckpoints, perRow: nInf, slot: slot) { row, q, rng in
-                    for d in 0..<nInf { z[d] = rng.standardNormal() }
-                    let base = q * f
-                    let k = cluster(of: row)
-                    let a = k * nInf * nInf
-                    // X_k @ A (FMA per step, increasing index from 0.0), then + centroid.
-                    for j in 0..<nInf {
-                        var acc = 0.0
-                        for t in 0..<nInf { acc.addProduct(z[t], covariances[a + t * nInf + j]) }
-                        out[base + j] = acc + centroids[k * nInf + j]
-                    }
-                    for j in 0..<nRedundant {
-                        var acc = 0.0
-                        for t in 0..<nInf { acc.addProduct(out[base + t], redundantMatrix[t * nRedundant + j]) }
-                        out[base + nInf + j] = acc
-                    }
-                    let nUseful = nInf + nRedundant
-                    for j in 0..<nRepeated { out[base + nUseful + j] = out[base + repeatedSource[j]] }
-                }
-                if nRandom > 0 {
-                    let first = f - nRandom
-                    replay(checkpoints: noiseCheckpoints, perRow: nRandom, slot: slot) { _, q, rng in
-                        for d in 0..<nRandom { out[q * f + first + d] = rng.standardNormal() }
-                    }
+            trainX.withUnsafeMutableBufferPointer { trainOut in
+                testX.withUnsafeMutableBufferPointer { testOut in
+                    fill(train: trainOut, test: testOut, trainRows: nTrainOut, slot: slot)
                 }
             }
             for row in 0..<samples where slot[row] >= 0 { outLabels[slot[row]] = generatedLabels[row] }
-            // Shift, scale, column shuffle.
-            var tmp = [Double](repeating: 0, count: f)
-            for q in 0..<nOut {
-                let base = q * f
-                for j in 0..<f { tmp[j] = (raw[base + j] + shiftColumns[j]) * scaleColumns[j] }
-                for j in 0..<f { raw[base + j] = tmp[columnOrder[j]] }
-            }
         }
-        let trainRows = Rows(features: f, x: Array(raw[0..<(nTrainOut * f)]), y: Array(outLabels[0..<nTrainOut]))
-        let testRows = Rows(features: f, x: Array(raw[(nTrainOut * f)...]), y: Array(outLabels[nTrainOut...]))
+        let trainRows = Rows(features: f, x: trainX, y: Array(outLabels[0..<nTrainOut]))
+        let testRows = Rows(features: f, x: testX, y: Array(outLabels[nTrainOut...]))
         return (trainRows, testRows)
     }
 
-    /// Replays one normal-deviate call block by block from its checkpoints, calling `body` for every
-    /// needed row (with its output slot) and skipping the others cheaply.
-    private func replay(checkpoints: [RandomState], perRow: Int, slot: [Int],
-                        _ body: (_ row: Int, _ q: Int, _ rng: inout RandomState) -> Void) {
-        for (b, start) in checkpoints.enumerated() {
-            let lo = b * checkpointRows, hi = min(lo + checkpointRows, samples)
-            var last = -1
-            for r in stride(from: hi - 1, through: lo, by: -1) where slot[r] >= 0 { last = r; break }
-            if last < 0 { continue }
-            var rng = start
-            for r in lo...last {
-                let q = slot[r]
-                if q >= 0 { body(r, q, &rng) } else { rng.skipStandardNormals(perRow) }
+    /// Pass 2 proper: replays the informative (step 3) and noise (step 7) normal draws side by side,
+    /// block by block from their checkpoints, and builds each needed row completely in a scratch
+    /// buffer before one write to its output slot (`slot` `[samples]`: slots `0..<trainRows` go to
+    /// `train`, the rest to `test`, each `[rows, features]` row-major). Unneeded rows are skipped
+    /// without logarithms.
+    private func fill(train: UnsafeMutableBufferPointer<Double>, test: UnsafeMutableBufferPointer<Double>,
+                      trainRows: Int, slot: [Int]) {
+        let f = features, nInf = nInformative, nRed = nRedundant, nRep = nRepeated, nNoise = nRandom
+        let nUseful = nInf + nRed
+        /// `[features]` one row in generation layout (informative | redundant | repeated | noise),
+        /// then `[features]` the same row shifted and scaled.
+        var scratch = [Double](repeating: 0, count: 2 * f)
+        /// `[needed rows, features]` finished rows in generation order, and `[needed rows]` their
+        /// output slots: writing rows in generation order and copying them out afterwards (random
+        /// reads, sequential writes) is much faster than scattering each row as it is made.
+        let needed = train.count / max(f, 1) + test.count / max(f, 1)
+        var stage = [Double](unsafeUninitializedCapacity: needed * f) { _, n in n = needed * f }
+        var stageSlot = [Int](repeating: 0, count: needed)
+        covariances.withUnsafeBufferPointer { cov in
+        centroids.withUnsafeBufferPointer { cen in
+        redundantMatrix.withUnsafeBufferPointer { bm in
+        shiftColumns.withUnsafeBufferPointer { sh in
+        scaleColumns.withUnsafeBufferPointer { sc in
+        columnOrder.withUnsafeBufferPointer { order in
+        repeatedSource.withUnsafeBufferPointer { rep in
+        slot.withUnsafeBufferPointer { slots in
+        scratch.withUnsafeMutableBufferPointer { sb in
+        stage.withUnsafeMutableBufferPointer { stagedRows in
+        stageSlot.withUnsafeMutableBufferPointer { stagedSlot in
+            let x = sb.baseAddress!, y = x + f
+            let staged = stagedRows.baseAddress!
+            var next = 0
+            for (blockIndex, start) in informativeCheckpoints.enumerated() {
+                let lo = blockIndex * checkpointRows, hi = min(lo + checkpointRows, samples)
+                var last = -1
+                for r in stride(from: hi - 1, through: lo, by: -1) where slots[r] >= 0 { last = r; break }
+                if last < 0 { continue }
+                var informative = start
+                var noise = nNoise > 0 ? noiseCheckpoints[blockIndex] : start
+                var k = cluster(of: lo)
+                for r in lo...last {
+                    let q = slots[r]
+                    if q < 0 {
+                        informative.skipStandardNormals(nInf)
+                        if nNoise > 0 { noise.skipStandardNormals(nNoise) }
+                        continue
+                    }
+                    while r >= clusterStarts[k + 1] { k += 1 }
+                    // Step 3: this row's normals; step 4: X_k @ A (per output one FMA per step in
+                    // increasing index from 0.0, the spec's rule matching NumPy's OpenBLAS) + centroid.
+                    informative.fillStandardNormals(y, count: nInf)
+                    Self.product(y, cov.baseAddress! + k * nInf * nInf, rows: nInf, columns: nInf, into: x)
+                    let centre = cen.baseAddress! + k * nInf
+                    for j in 0..<nInf { x[j] = x[j] + centre[j] }
+                    // Step 5: X[:, :nInf] @ B, same rule. Step 6: repeated columns. Step 7: noise.
+                    Self.product(x, bm.baseAddress!, rows: nInf, columns: nRed, into: x + nInf)
+                    for j in 0..<nRep { x[nUseful + j] = x[rep[j]] }
+                    if nNoise > 0 { noise.fillStandardNormals(x + (f - nNoise), count: nNoise) }
+                    // Steps 9-11: X += shift; X *= scale; X[:, j] = X[:, idx[j]].
+                    for j in 0..<f { y[j] = (x[j] + sh[j]) * sc[j] }
+                    let out = staged + next * f
+                    stagedSlot[next] = q
+                    next += 1
+                    for j in 0..<f { out[j] = y[order[j]] }
+                }
             }
+            // Copy the staged rows to their slots.
+            var inverse = [Int](repeating: 0, count: needed)
+            for i in 0..<needed { inverse[stagedSlot[i]] = i }
+            for q in 0..<needed {
+                let src = staged + inverse[q] * f
+                let out = q < trainRows ? train.baseAddress! + q * f : test.baseAddress! + (q - trainRows) * f
+                out.update(from: src, count: f)
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+    }
+
+    /// `out[j] = sum_t x[t] * m[t, j]` for a row vector `x` `[rows]` and `m` `[rows, columns]`
+    /// row-major: per output a chain of fused multiply-adds in increasing `t` starting from 0.0
+    /// (`acc.addingProduct`), four independent chains at a time so their latencies overlap.
+    @inline(__always)
+    static func product(_ x: UnsafePointer<Double>, _ m: UnsafePointer<Double>, rows: Int, columns: Int,
+                        into out: UnsafeMutablePointer<Double>) {
+        var j = 0
+        while j + 4 <= columns {
+            var a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+            for t in 0..<rows {
+                let xt = x[t], mt = m + t * columns + j
+                a0.addProduct(xt, mt[0])
+                a1.addProduct(xt, mt[1])
+                a2.addProduct(xt, mt[2])
+                a3.addProduct(xt, mt[3])
+            }
+            out[j] = a0; out[j + 1] = a1; out[j + 2] = a2; out[j + 3] = a3
+            j += 4
+        }
+        while j < columns {
+            var acc = 0.0
+            for t in 0..<rows { acc.addProduct(x[t], m[t * columns + j]) }
+            out[j] = acc
+            j += 1
         }
     }
 

@@ -14,7 +14,7 @@ import Darwin
 /// (`legacy_gauss`: Marsaglia polar method with one spare), `distributions.c`
 /// (`random_standard_uniform`: 53-bit double, `random_bounded_uint64` masked rejection) and
 /// `mtrand.pyx` (`shuffle`, `permutation`: Fisher-Yates from the end). See
-/// `docs/specs/make_classification.md` section 1 for the verified details.
+/// `docs/DATA.md` for what was verified.
 ///
 /// A value type: copying it saves the complete state (used as a replay checkpoint).
 public struct RandomState: Sendable, Equatable {

@@ -3,7 +3,7 @@
 // MARK: - Data source
 
 /// `sklearn.datasets.make_classification` followed by `train_test_split`, reproduced from the
-/// legacy MT19937 stream (see `docs/specs/make_classification.md` and `docs/DATA.md`).
+/// legacy MT19937 stream (see `docs/DATA.md`).
 ///
 /// Memory rule: the whole random stream is replayed, but only the requested rows' features are
 /// stored, plus O(samples) integer indices (labels, row shuffle, split). `init` runs pass 1: it

@@ -1,5 +1,13 @@
 // SklearnDataSource: make_classification + train_test_split, bit for bit, holding only the requested rows.
 
+import Dispatch
+
+/// A raw pointer handed to worker threads that write disjoint ranges of it.
+struct SharedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
 // MARK: - Data source
 
 /// `sklearn.datasets.make_classification` followed by `train_test_split`, reproduced from the
@@ -17,6 +25,9 @@ public struct SklearnDataSource: DataSource, Sendable {
     public let classes: Int
     public let trainCount: Int
     public let testCount: Int
+    /// Worker threads for pass 2 (blocks are independent given their checkpoints); the rows do not
+    /// depend on it. Default 1: under MPI every rank is already a process.
+    public var threads: Int = 1
 
     let samples: Int
     let nInformative: Int
@@ -289,24 +300,60 @@ public struct SklearnDataSource: DataSource, Sendable {
         return (trainRows, testRows)
     }
 
-    /// Pass 2 proper: replays the informative (step 3) and noise (step 7) normal draws side by side,
-    /// block by block from their checkpoints, and builds each needed row completely in a scratch
-    /// buffer before one write to its output slot (`slot` `[samples]`: slots `0..<trainRows` go to
-    /// `train`, the rest to `test`, each `[rows, features]` row-major). Unneeded rows are skipped
-    /// without logarithms.
+    /// Pass 2 proper: maps needed generation rows to staging positions (generation order), fills
+    /// the staging rows block by block (blocks split over `threads` workers), then copies each
+    /// staged row to its output slot (`slot` `[samples]`: slots `0..<trainRows` go to `train`, the
+    /// rest to `test`, each `[rows, features]` row-major). Writing rows in generation order and
+    /// copying them out afterwards (random reads, sequential writes) is much faster than scattering
+    /// each row as it is made.
     private func fill(train: UnsafeMutableBufferPointer<Double>, test: UnsafeMutableBufferPointer<Double>,
                       trainRows: Int, slot: [Int]) {
+        let f = features
+        let blocks = informativeCheckpoints.count
+        /// `[blocks + 1]` first staging position of each block; `[needed]` output slot of each staged row.
+        var blockOffset = [Int](repeating: 0, count: blocks + 1)
+        var stagedSlot = [Int]()
+        stagedSlot.reserveCapacity(train.count / max(f, 1) + test.count / max(f, 1))
+        for b in 0..<blocks {
+            blockOffset[b] = stagedSlot.count
+            for r in (b * checkpointRows)..<min((b + 1) * checkpointRows, samples) where slot[r] >= 0 {
+                stagedSlot.append(slot[r])
+            }
+        }
+        let needed = stagedSlot.count
+        blockOffset[blocks] = needed
+        /// `[needed, features]` finished rows in generation order.
+        let stage = UnsafeMutablePointer<Double>.allocate(capacity: max(needed * f, 1))
+        defer { stage.deallocate() }
+        let shared = SharedPointer(stage)
+        let offsets = blockOffset
+        let workers = max(1, min(threads, blocks))
+        if workers == 1 {
+            fillBlocks(0..<blocks, slot: slot, blockOffset: offsets, stage: shared)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                fillBlocks((blocks * w / workers)..<(blocks * (w + 1) / workers), slot: slot,
+                           blockOffset: offsets, stage: shared)
+            }
+        }
+        // Copy the staged rows to their slots.
+        var inverse = [Int](repeating: 0, count: needed)
+        for i in 0..<needed { inverse[stagedSlot[i]] = i }
+        for q in 0..<needed {
+            let out = q < trainRows ? train.baseAddress! + q * f : test.baseAddress! + (q - trainRows) * f
+            out.update(from: stage + inverse[q] * f, count: f)
+        }
+    }
+
+    /// Replays the informative (step 3) and noise (step 7) normal draws side by side from the
+    /// checkpoints of `blocks`, building each needed row completely in a scratch row and writing it
+    /// to its staging position; unneeded rows are skipped without logarithms.
+    private func fillBlocks(_ blocks: Range<Int>, slot: [Int], blockOffset: [Int], stage: SharedPointer<Double>) {
         let f = features, nInf = nInformative, nRed = nRedundant, nRep = nRepeated, nNoise = nRandom
         let nUseful = nInf + nRed
         /// `[features]` one row in generation layout (informative | redundant | repeated | noise),
         /// then `[features]` the same row shifted and scaled.
         var scratch = [Double](repeating: 0, count: 2 * f)
-        /// `[needed rows, features]` finished rows in generation order, and `[needed rows]` their
-        /// output slots: writing rows in generation order and copying them out afterwards (random
-        /// reads, sequential writes) is much faster than scattering each row as it is made.
-        let needed = train.count / max(f, 1) + test.count / max(f, 1)
-        var stage = [Double](unsafeUninitializedCapacity: needed * f) { _, n in n = needed * f }
-        var stageSlot = [Int](repeating: 0, count: needed)
         covariances.withUnsafeBufferPointer { cov in
         centroids.withUnsafeBufferPointer { cen in
         redundantMatrix.withUnsafeBufferPointer { bm in
@@ -316,22 +363,18 @@ public struct SklearnDataSource: DataSource, Sendable {
         repeatedSource.withUnsafeBufferPointer { rep in
         slot.withUnsafeBufferPointer { slots in
         scratch.withUnsafeMutableBufferPointer { sb in
-        stage.withUnsafeMutableBufferPointer { stagedRows in
-        stageSlot.withUnsafeMutableBufferPointer { stagedSlot in
             let x = sb.baseAddress!, y = x + f
-            let staged = stagedRows.baseAddress!
-            var next = 0
-            for (blockIndex, start) in informativeCheckpoints.enumerated() {
+            for blockIndex in blocks {
+                var next = blockOffset[blockIndex]
+                if next == blockOffset[blockIndex + 1] { continue }
                 let lo = blockIndex * checkpointRows, hi = min(lo + checkpointRows, samples)
                 var last = -1
                 for r in stride(from: hi - 1, through: lo, by: -1) where slots[r] >= 0 { last = r; break }
-                if last < 0 { continue }
-                var informative = start
-                var noise = nNoise > 0 ? noiseCheckpoints[blockIndex] : start
+                var informative = informativeCheckpoints[blockIndex]
+                var noise = nNoise > 0 ? noiseCheckpoints[blockIndex] : informative
                 var k = cluster(of: lo)
                 for r in lo...last {
-                    let q = slots[r]
-                    if q < 0 {
+                    if slots[r] < 0 {
                         informative.skipStandardNormals(nInf)
                         if nNoise > 0 { noise.skipStandardNormals(nNoise) }
                         continue
@@ -349,22 +392,11 @@ public struct SklearnDataSource: DataSource, Sendable {
                     if nNoise > 0 { noise.fillStandardNormals(x + (f - nNoise), count: nNoise) }
                     // Steps 9-11: X += shift; X *= scale; X[:, j] = X[:, idx[j]].
                     for j in 0..<f { y[j] = (x[j] + sh[j]) * sc[j] }
-                    let out = staged + next * f
-                    stagedSlot[next] = q
+                    let out = stage.pointer + next * f
                     next += 1
                     for j in 0..<f { out[j] = y[order[j]] }
                 }
             }
-            // Copy the staged rows to their slots.
-            var inverse = [Int](repeating: 0, count: needed)
-            for i in 0..<needed { inverse[stagedSlot[i]] = i }
-            for q in 0..<needed {
-                let src = staged + inverse[q] * f
-                let out = q < trainRows ? train.baseAddress! + q * f : test.baseAddress! + (q - trainRows) * f
-                out.update(from: src, count: f)
-            }
-        }
-        }
         }
         }
         }

@@ -54,6 +54,9 @@ CASES = {
     # Stratified split of an imbalanced 3-class set.
     "stratified": (dict(n_samples=403, n_features=10, n_informative=4, n_redundant=2, n_classes=3,
                         weights=[0.6, 0.3], flip_y=0.02, random_state=31), 0.2, 8, True),
+    # More than 30 informative features: the first columns of the vertices come from randint(2).
+    "wide_informative": (dict(n_samples=61, n_features=33, n_informative=31, n_redundant=1, n_classes=3,
+                              random_state=12), 0.2, 6, False),
     # More rows than one replay checkpoint block (4096 rows): 3 blocks; odd n * informative, so the
     # noise call starts with the spare of the informative call.
     "many_blocks": (dict(n_samples=8193, n_features=4, n_informative=3, n_redundant=0, n_classes=2,

@@ -14,7 +14,7 @@ import Darwin
 /// (`legacy_gauss`: Marsaglia polar method with one spare), `distributions.c`
 /// (`random_standard_uniform`: 53-bit double, `random_bounded_uint64` masked rejection) and
 /// `mtrand.pyx` (`shuffle`, `permutation`: Fisher-Yates from the end). See
-/// `docs/specs/make_classification.md` section 1 for the verified details.
+/// `docs/DATA.md` for what was verified.
 ///
 /// A value type: copying it saves the complete state (used as a replay checkpoint).
 public struct RandomState: Sendable, Equatable {
@@ -40,29 +40,52 @@ public struct RandomState: Sendable, Equatable {
 
     // MARK: - 32-bit words
 
-    @usableFromInline mutating func twist() {
-        mt.withUnsafeMutableBufferPointer { s in
-            let upper: UInt32 = 0x8000_0000, lower: UInt32 = 0x7FFF_FFFF, matrix: UInt32 = 0x9908_B0DF
-            for i in 0..<624 {
-                let y = (s[i] & upper) | (s[(i + 1) % 624] & lower)
-                var v = s[(i + 397) % 624] ^ (y >> 1)
-                if y & 1 != 0 { v ^= matrix }
-                s[i] = v
-            }
+    /// Regenerates the 624 words (the standard MT19937 recurrence, split to avoid a modulo).
+    @usableFromInline static func twist(_ s: UnsafeMutablePointer<UInt32>) {
+        let upper: UInt32 = 0x8000_0000, lower: UInt32 = 0x7FFF_FFFF, matrix: UInt32 = 0x9908_B0DF
+        @inline(__always) func step(_ i: Int, _ i1: Int, _ im: Int) {
+            let y = (s[i] & upper) | (s[i1] & lower)
+            s[i] = s[im] ^ (y >> 1) ^ ((0 &- (y & 1)) & matrix)
         }
-        index = 0
+        for i in 0..<227 { step(i, i + 1, i + 397) }
+        for i in 227..<623 { step(i, i + 1, i - 227) }
+        step(623, 0, 396)
     }
 
-    /// One tempered 32-bit output.
-    @inlinable public mutating func nextUInt32() -> UInt32 {
-        if index >= 624 { twist() }
-        var y = mt[index]
+    /// One tempered output from state `s` at `index` (twisting when `index` reaches 624).
+    @inlinable @inline(__always)
+    static func next(_ s: UnsafeMutablePointer<UInt32>, _ index: inout Int) -> UInt32 {
+        if index >= 624 {
+            twist(s)
+            index = 0
+        }
+        var y = s[index]
         index += 1
         y ^= y >> 11
         y ^= (y << 7) & 0x9D2C_5680
         y ^= (y << 15) & 0xEFC6_0000
         y ^= y >> 18
         return y
+    }
+
+    /// `random_sample()` on raw state (see `randomSample()`).
+    @inlinable @inline(__always)
+    static func nextDouble(_ s: UnsafeMutablePointer<UInt32>, _ index: inout Int) -> Double {
+        let a = next(s, &index) >> 5, b = next(s, &index) >> 6
+        return (Double(a) * 67_108_864.0 + Double(b)) / 9_007_199_254_740_992.0
+    }
+
+    /// Runs `body` on the raw state words and position (one uniqueness check for many draws).
+    @inlinable mutating func withWords<R>(_ body: (UnsafeMutablePointer<UInt32>, inout Int) -> R) -> R {
+        var i = index
+        let r = mt.withUnsafeMutableBufferPointer { body($0.baseAddress!, &i) }
+        index = i
+        return r
+    }
+
+    /// One tempered 32-bit output.
+    @inlinable public mutating func nextUInt32() -> UInt32 {
+        withWords { Self.next($0, &$1) }
     }
 
     /// A 64-bit draw: two 32-bit outputs, the FIRST in the high half.
@@ -75,8 +98,7 @@ public struct RandomState: Sendable, Equatable {
 
     /// `random_sample()`: `((a >> 5) * 2^26 + (b >> 6)) / 2^53`, in [0, 1).
     @inlinable public mutating func randomSample() -> Double {
-        let a = nextUInt32() >> 5, b = nextUInt32() >> 6
-        return (Double(a) * 67_108_864.0 + Double(b)) / 9_007_199_254_740_992.0
+        withWords { Self.nextDouble($0, &$1) }
     }
 
     /// `uniform(low, high)`: `low + (high - low) * u`.
@@ -89,19 +111,43 @@ public struct RandomState: Sendable, Equatable {
 
     /// `standard_normal()` (legacy_gauss): polar Box-Muller, returns `f * x2` and keeps `f * x1`.
     @inlinable public mutating func standardNormal() -> Double {
+        var v = 0.0
+        fillStandardNormals(&v, count: 1)
+        return v
+    }
+
+    /// `count` successive `standardNormal()` values into `out` `[count]` (one call's worth of draws).
+    @inlinable public mutating func fillStandardNormals(_ out: UnsafeMutablePointer<Double>, count: Int) {
+        if count <= 0 { return }
+        var t = 0
         if let s = spare {
+            out[0] = s
             spare = nil
-            return s
+            t = 1
         }
-        var x1 = 0.0, x2 = 0.0, r2 = 0.0
-        repeat {
-            x1 = 2.0 * randomSample() - 1.0
-            x2 = 2.0 * randomSample() - 1.0
-            r2 = x1 * x1 + x2 * x2
-        } while r2 >= 1.0 || r2 == 0.0
-        let f = (-2.0 * log(r2) / r2).squareRoot()
-        spare = f * x1
-        return f * x2
+        var left: Double? = nil
+        withWords { s, i in
+            while t < count {
+                var x1 = 0.0, x2 = 0.0, r2 = 0.0
+                repeat {
+                    x1 = 2.0 * Self.nextDouble(s, &i) - 1.0
+                    x2 = 2.0 * Self.nextDouble(s, &i) - 1.0
+                    r2 = x1 * x1 + x2 * x2
+                } while r2 >= 1.0 || r2 == 0.0
+                let f = (-2.0 * log(r2) / r2).squareRoot()
+                out[t] = f * x2
+                if t + 1 < count { out[t + 1] = f * x1 } else { left = f * x1 }
+                t += 2
+            }
+        }
+        if left != nil { spare = left }
+    }
+
+    /// `count` normals into an array `[count]`.
+    public mutating func standardNormals(_ count: Int) -> [Double] {
+        var v = [Double](repeating: 0, count: count)
+        v.withUnsafeMutableBufferPointer { fillStandardNormals($0.baseAddress!, count: count) }
+        return v
     }
 
     /// Advances the stream exactly as `count` calls of `standardNormal()` would, skipping the
@@ -113,16 +159,18 @@ public struct RandomState: Sendable, Equatable {
             spare = nil
             n -= 1
         }
-        while n >= 2 {
-            var r2 = 0.0
-            repeat {
-                let x1 = 2.0 * randomSample() - 1.0
-                let x2 = 2.0 * randomSample() - 1.0
-                r2 = x1 * x1 + x2 * x2
-            } while r2 >= 1.0 || r2 == 0.0
-            n -= 2
+        let pairs = n / 2
+        withWords { s, i in
+            for _ in 0..<pairs {
+                var r2 = 0.0
+                repeat {
+                    let x1 = 2.0 * Self.nextDouble(s, &i) - 1.0
+                    let x2 = 2.0 * Self.nextDouble(s, &i) - 1.0
+                    r2 = x1 * x1 + x2 * x2
+                } while r2 >= 1.0 || r2 == 0.0
+            }
         }
-        if n == 1 { _ = standardNormal() }
+        if n % 2 == 1 { _ = standardNormal() }
     }
 
     // MARK: - Integers

@@ -1,9 +1,17 @@
 // SklearnDataSource: make_classification + train_test_split, bit for bit, holding only the requested rows.
 
+import Dispatch
+
+/// A raw pointer handed to worker threads that write disjoint ranges of it.
+struct SharedPointer<T>: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<T>
+    init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
+}
+
 // MARK: - Data source
 
 /// `sklearn.datasets.make_classification` followed by `train_test_split`, reproduced from the
-/// legacy MT19937 stream (see `docs/specs/make_classification.md` and `docs/DATA.md`).
+/// legacy MT19937 stream (see `docs/DATA.md`).
 ///
 /// Memory rule: the whole random stream is replayed, but only the requested rows' features are
 /// stored, plus O(samples) integer indices (labels, row shuffle, split). `init` runs pass 1: it
@@ -17,6 +25,9 @@ public struct SklearnDataSource: DataSource, Sendable {
     public let classes: Int
     public let trainCount: Int
     public let testCount: Int
+    /// Worker threads for pass 2 (blocks are independent given their checkpoints); the rows do not
+    /// depend on it. Default 1: under MPI every rank is already a process.
+    public var threads: Int = 1
 
     let samples: Int
     let nInformative: Int
@@ -264,74 +275,163 @@ public struct SklearnDataSource: DataSource, Sendable {
         let nTrainOut = train.reduce(0) { $0 + $1.count }
         let nTestOut = test.reduce(0) { $0 + $1.count }
         let nOut = nTrainOut + nTestOut
-        let f = features, nInf = nInformative
+        let f = features
         // slot[generation row] = output row (train rows first, then test rows), or -1.
         var slot = [Int](repeating: -1, count: samples)
         var q = 0
         for r in train { for p in r { slot[rowOrder[split.train[p]]] = q; q += 1 } }
         for r in test { for p in r { slot[rowOrder[split.test[p]]] = q; q += 1 } }
 
-        /// `[nOut, features]` rows in generation column layout (informative | redundant | repeated | noise).
-        var raw = [Double](repeating: 0, count: nOut * f)
+        /// `[nTrainOut, features]` and `[nTestOut, features]`, row-major; filled in generation column
+        /// layout (informative | redundant | repeated | noise), then shifted, scaled and column-shuffled.
+        var trainX = [Double](repeating: 0, count: nTrainOut * f)
+        var testX = [Double](repeating: 0, count: nTestOut * f)
         var outLabels = [Int32](repeating: 0, count: nOut)
         if nOut > 0 {
-            raw.withUnsafeMutableBufferPointer { out in
-                // Informative, redundant and repeated columns.
-                var z = [Double](repeating: 0, count: nInf)
-                replay(checkpoints: informativeCheckpoints, perRow: nInf, slot: slot) { row, q, rng in
-                    for d in 0..<nInf { z[d] = rng.standardNormal() }
-                    let base = q * f
-                    let k = cluster(of: row)
-                    let a = k * nInf * nInf
-                    // X_k @ A (FMA per step, increasing index from 0.0), then + centroid.
-                    for j in 0..<nInf {
-                        var acc = 0.0
-                        for t in 0..<nInf { acc.addProduct(z[t], covariances[a + t * nInf + j]) }
-                        out[base + j] = acc + centroids[k * nInf + j]
-                    }
-                    for j in 0..<nRedundant {
-                        var acc = 0.0
-                        for t in 0..<nInf { acc.addProduct(out[base + t], redundantMatrix[t * nRedundant + j]) }
-                        out[base + nInf + j] = acc
-                    }
-                    let nUseful = nInf + nRedundant
-                    for j in 0..<nRepeated { out[base + nUseful + j] = out[base + repeatedSource[j]] }
-                }
-                if nRandom > 0 {
-                    let first = f - nRandom
-                    replay(checkpoints: noiseCheckpoints, perRow: nRandom, slot: slot) { _, q, rng in
-                        for d in 0..<nRandom { out[q * f + first + d] = rng.standardNormal() }
-                    }
+            trainX.withUnsafeMutableBufferPointer { trainOut in
+                testX.withUnsafeMutableBufferPointer { testOut in
+                    fill(train: trainOut, test: testOut, trainRows: nTrainOut, slot: slot)
                 }
             }
             for row in 0..<samples where slot[row] >= 0 { outLabels[slot[row]] = generatedLabels[row] }
-            // Shift, scale, column shuffle.
-            var tmp = [Double](repeating: 0, count: f)
-            for q in 0..<nOut {
-                let base = q * f
-                for j in 0..<f { tmp[j] = (raw[base + j] + shiftColumns[j]) * scaleColumns[j] }
-                for j in 0..<f { raw[base + j] = tmp[columnOrder[j]] }
-            }
         }
-        let trainRows = Rows(features: f, x: Array(raw[0..<(nTrainOut * f)]), y: Array(outLabels[0..<nTrainOut]))
-        let testRows = Rows(features: f, x: Array(raw[(nTrainOut * f)...]), y: Array(outLabels[nTrainOut...]))
+        let trainRows = Rows(features: f, x: trainX, y: Array(outLabels[0..<nTrainOut]))
+        let testRows = Rows(features: f, x: testX, y: Array(outLabels[nTrainOut...]))
         return (trainRows, testRows)
     }
 
-    /// Replays one normal-deviate call block by block from its checkpoints, calling `body` for every
-    /// needed row (with its output slot) and skipping the others cheaply.
-    private func replay(checkpoints: [RandomState], perRow: Int, slot: [Int],
-                        _ body: (_ row: Int, _ q: Int, _ rng: inout RandomState) -> Void) {
-        for (b, start) in checkpoints.enumerated() {
-            let lo = b * checkpointRows, hi = min(lo + checkpointRows, samples)
-            var last = -1
-            for r in stride(from: hi - 1, through: lo, by: -1) where slot[r] >= 0 { last = r; break }
-            if last < 0 { continue }
-            var rng = start
-            for r in lo...last {
-                let q = slot[r]
-                if q >= 0 { body(r, q, &rng) } else { rng.skipStandardNormals(perRow) }
+    /// Pass 2 proper: maps needed generation rows to staging positions (generation order), fills
+    /// the staging rows block by block (blocks split over `threads` workers), then copies each
+    /// staged row to its output slot (`slot` `[samples]`: slots `0..<trainRows` go to `train`, the
+    /// rest to `test`, each `[rows, features]` row-major). Writing rows in generation order and
+    /// copying them out afterwards (random reads, sequential writes) is much faster than scattering
+    /// each row as it is made.
+    private func fill(train: UnsafeMutableBufferPointer<Double>, test: UnsafeMutableBufferPointer<Double>,
+                      trainRows: Int, slot: [Int]) {
+        let f = features
+        let blocks = informativeCheckpoints.count
+        /// `[blocks + 1]` first staging position of each block; `[needed]` output slot of each staged row.
+        var blockOffset = [Int](repeating: 0, count: blocks + 1)
+        var stagedSlot = [Int]()
+        stagedSlot.reserveCapacity(train.count / max(f, 1) + test.count / max(f, 1))
+        for b in 0..<blocks {
+            blockOffset[b] = stagedSlot.count
+            for r in (b * checkpointRows)..<min((b + 1) * checkpointRows, samples) where slot[r] >= 0 {
+                stagedSlot.append(slot[r])
             }
+        }
+        let needed = stagedSlot.count
+        blockOffset[blocks] = needed
+        /// `[needed, features]` finished rows in generation order.
+        let stage = UnsafeMutablePointer<Double>.allocate(capacity: max(needed * f, 1))
+        defer { stage.deallocate() }
+        let shared = SharedPointer(stage)
+        let offsets = blockOffset
+        let workers = max(1, min(threads, blocks))
+        if workers == 1 {
+            fillBlocks(0..<blocks, slot: slot, blockOffset: offsets, stage: shared)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                fillBlocks((blocks * w / workers)..<(blocks * (w + 1) / workers), slot: slot,
+                           blockOffset: offsets, stage: shared)
+            }
+        }
+        // Copy the staged rows to their slots.
+        var inverse = [Int](repeating: 0, count: needed)
+        for i in 0..<needed { inverse[stagedSlot[i]] = i }
+        for q in 0..<needed {
+            let out = q < trainRows ? train.baseAddress! + q * f : test.baseAddress! + (q - trainRows) * f
+            out.update(from: stage + inverse[q] * f, count: f)
+        }
+    }
+
+    /// Replays the informative (step 3) and noise (step 7) normal draws side by side from the
+    /// checkpoints of `blocks`, building each needed row completely in a scratch row and writing it
+    /// to its staging position; unneeded rows are skipped without logarithms.
+    private func fillBlocks(_ blocks: Range<Int>, slot: [Int], blockOffset: [Int], stage: SharedPointer<Double>) {
+        let f = features, nInf = nInformative, nRed = nRedundant, nRep = nRepeated, nNoise = nRandom
+        let nUseful = nInf + nRed
+        /// `[features]` one row in generation layout (informative | redundant | repeated | noise),
+        /// then `[features]` the same row shifted and scaled.
+        var scratch = [Double](repeating: 0, count: 2 * f)
+        covariances.withUnsafeBufferPointer { cov in
+        centroids.withUnsafeBufferPointer { cen in
+        redundantMatrix.withUnsafeBufferPointer { bm in
+        shiftColumns.withUnsafeBufferPointer { sh in
+        scaleColumns.withUnsafeBufferPointer { sc in
+        columnOrder.withUnsafeBufferPointer { order in
+        repeatedSource.withUnsafeBufferPointer { rep in
+        slot.withUnsafeBufferPointer { slots in
+        scratch.withUnsafeMutableBufferPointer { sb in
+            let x = sb.baseAddress!, y = x + f
+            for blockIndex in blocks {
+                var next = blockOffset[blockIndex]
+                if next == blockOffset[blockIndex + 1] { continue }
+                let lo = blockIndex * checkpointRows, hi = min(lo + checkpointRows, samples)
+                var last = -1
+                for r in stride(from: hi - 1, through: lo, by: -1) where slots[r] >= 0 { last = r; break }
+                var informative = informativeCheckpoints[blockIndex]
+                var noise = nNoise > 0 ? noiseCheckpoints[blockIndex] : informative
+                var k = cluster(of: lo)
+                for r in lo...last {
+                    if slots[r] < 0 {
+                        informative.skipStandardNormals(nInf)
+                        if nNoise > 0 { noise.skipStandardNormals(nNoise) }
+                        continue
+                    }
+                    while r >= clusterStarts[k + 1] { k += 1 }
+                    // Step 3: this row's normals; step 4: X_k @ A (per output one FMA per step in
+                    // increasing index from 0.0, the spec's rule matching NumPy's OpenBLAS) + centroid.
+                    informative.fillStandardNormals(y, count: nInf)
+                    Self.product(y, cov.baseAddress! + k * nInf * nInf, rows: nInf, columns: nInf, into: x)
+                    let centre = cen.baseAddress! + k * nInf
+                    for j in 0..<nInf { x[j] = x[j] + centre[j] }
+                    // Step 5: X[:, :nInf] @ B, same rule. Step 6: repeated columns. Step 7: noise.
+                    Self.product(x, bm.baseAddress!, rows: nInf, columns: nRed, into: x + nInf)
+                    for j in 0..<nRep { x[nUseful + j] = x[rep[j]] }
+                    if nNoise > 0 { noise.fillStandardNormals(x + (f - nNoise), count: nNoise) }
+                    // Steps 9-11: X += shift; X *= scale; X[:, j] = X[:, idx[j]].
+                    for j in 0..<f { y[j] = (x[j] + sh[j]) * sc[j] }
+                    let out = stage.pointer + next * f
+                    next += 1
+                    for j in 0..<f { out[j] = y[order[j]] }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+    }
+
+    /// `out[j] = sum_t x[t] * m[t, j]` for a row vector `x` `[rows]` and `m` `[rows, columns]`
+    /// row-major: per output a chain of fused multiply-adds in increasing `t` starting from 0.0
+    /// (`acc.addingProduct`), four independent chains at a time so their latencies overlap.
+    @inline(__always)
+    static func product(_ x: UnsafePointer<Double>, _ m: UnsafePointer<Double>, rows: Int, columns: Int,
+                        into out: UnsafeMutablePointer<Double>) {
+        var j = 0
+        while j + 4 <= columns {
+            var a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0
+            for t in 0..<rows {
+                let xt = x[t], mt = m + t * columns + j
+                a0.addProduct(xt, mt[0])
+                a1.addProduct(xt, mt[1])
+                a2.addProduct(xt, mt[2])
+                a3.addProduct(xt, mt[3])
+            }
+            out[j] = a0; out[j + 1] = a1; out[j + 2] = a2; out[j + 3] = a3
+            j += 4
+        }
+        while j < columns {
+            var acc = 0.0
+            for t in 0..<rows { acc.addProduct(x[t], m[t * columns + j]) }
+            out[j] = acc
+            j += 1
         }
     }
 

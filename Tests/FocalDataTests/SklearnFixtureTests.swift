@@ -107,6 +107,19 @@ final class SklearnFixtureTests: XCTestCase {
         }
     }
 
+    /// Pass 2 split over worker threads gives the same rows (three blocks in `many_blocks`).
+    func testThreadsDoNotChangeRows() throws {
+        var source = try SklearnDataSource(try Self.load("many_blocks").spec)
+        let one = try source.rows(train: [0..<source.trainCount], test: [0..<source.testCount])
+        for threads in [2, 3, 8] {
+            source.threads = threads
+            let many = try source.rows(train: [5..<source.trainCount], test: [0..<source.testCount])
+            XCTAssertEqual(many.test, one.test, "threads \(threads)")
+            XCTAssertEqual(many.train.y, Array(one.train.y[5...]), "threads \(threads)")
+            XCTAssertEqual(many.train.x, Array(one.train.x[(5 * source.features)...]), "threads \(threads)")
+        }
+    }
+
     func testBadRangesThrow() throws {
         let source = try SklearnDataSource(DatasetSpec())
         XCTAssertThrowsError(try source.rows(.train, ranges: [0..<801]))

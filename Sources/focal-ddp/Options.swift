@@ -22,19 +22,19 @@ enum LogLevel: String, ExpressibleByArgument, CaseIterable, Sendable, Comparable
 struct DataOptions: ParsableArguments {
     @Option(help: "Data generator: sklearn (bit-for-bit make_classification) or counter (keyed by seed and row, for scale).")
     var generator: GeneratorKind = .sklearn
-    @Option(help: "Number of samples (train + test).")
+    @Option(parsing: .unconditional, help: "Number of samples (train + test).")
     var samples: Int = 1000
-    @Option(help: "Number of features.")
+    @Option(parsing: .unconditional, help: "Number of features.")
     var features: Int = 20
-    @Option(help: "Informative features.")
+    @Option(parsing: .unconditional, help: "Informative features.")
     var informative: Int = 10
-    @Option(help: "Redundant features (linear combinations of informative ones).")
+    @Option(parsing: .unconditional, help: "Redundant features (linear combinations of informative ones).")
     var redundant: Int = 5
-    @Option(help: "Repeated features (copies of informative or redundant ones).")
+    @Option(parsing: .unconditional, help: "Repeated features (copies of informative or redundant ones).")
     var repeated: Int = 0
-    @Option(help: "Number of classes (with --train-data: default is the largest label + 1).")
+    @Option(parsing: .unconditional, help: "Number of classes (with --train-data: default is the largest label + 1).")
     var classes: Int?
-    @Option(help: "Clusters per class.")
+    @Option(parsing: .unconditional, help: "Clusters per class.")
     var clustersPerClass: Int = 2
     @Option(parsing: .unconditional,
             help: "Class proportions, comma separated, K or K-1 values (default 0.8,0.2 for 2 classes, else equal).")
@@ -149,7 +149,7 @@ struct TrainOptions: ParsableArguments {
     // Model
     @Option(help: "Hidden layer widths, comma separated (e.g. 256,256).")
     var hidden: String = "64"
-    @Option(help: "Seed of the PyTorch-style uniform(+-1/sqrt(fan_in)) initialisation.")
+    @Option(parsing: .unconditional, help: "Seed of the PyTorch-style uniform(+-1/sqrt(fan_in)) initialisation.")
     var initSeed: UInt64 = 0
     @Option(help: ArgumentHelp("Start from these parameters (safetensors, PyTorch nn.Sequential names 0.weight, 0.bias, 2.weight, ...; F32 or F64).", valueName: "FILE"))
     var `init`: String?
@@ -179,17 +179,17 @@ struct TrainOptions: ParsableArguments {
     var optimizerOn: OptimizerPlacement = .root
 
     // Loop
-    @Option(help: "Epochs.")
+    @Option(parsing: .unconditional, help: "Epochs.")
     var epochs: Int = 100
-    @Option(help: "Global batch size in rows (default: the whole training set, full batch).")
+    @Option(parsing: .unconditional, help: "Global batch size in rows (default: the whole training set, full batch).")
     var batchSize: Int?
-    @Option(help: "Rows per chunk, the unit whose results never depend on the number of ranks (part of the result's identity).")
+    @Option(parsing: .unconditional, help: "Rows per chunk, the unit whose results never depend on the number of ranks (part of the result's identity).")
     var chunkSize: Int = 256
     @Flag(help: "Visit the batches in a new order each epoch (keyed by --seed and the epoch).")
     var shuffleBatches = false
-    @Option(help: "Print the loss every this many epochs (0: never).")
+    @Option(parsing: .unconditional, help: "Print the loss every this many epochs (0: never).")
     var logEvery: Int = 10
-    @Option(help: "Also evaluate on the held-out split every this many epochs (0: only at the end).")
+    @Option(parsing: .unconditional, help: "Also evaluate on the held-out split every this many epochs (0: only at the end).")
     var evalEvery: Int = 0
     @Option(help: "On a non-finite loss or gradient: stop (every rank, with the step and rank) or skip the update.")
     var onNan: NaNPolicy = .stop
@@ -210,23 +210,23 @@ struct TrainOptions: ParsableArguments {
     // Checkpoints
     @Option(help: ArgumentHelp("Write checkpoints (parameters, Adam state, data position) into this directory.", valueName: "DIR"))
     var checkpointDir: String?
-    @Option(help: "Checkpoint every this many epochs (with --checkpoint-dir; 0: only on a signal).")
+    @Option(parsing: .unconditional, help: "Checkpoint every this many epochs (with --checkpoint-dir; 0: only on a signal).")
     var checkpointEvery: Int = 1
-    @Option(help: "Also checkpoint every this many steps (0: off), for long epochs.")
+    @Option(parsing: .unconditional, help: "Also checkpoint every this many steps (0: off), for long epochs.")
     var checkpointEverySteps: Int = 0
-    @Option(help: "Keep the newest this many checkpoints.")
+    @Option(parsing: .unconditional, help: "Keep the newest this many checkpoints.")
     var keepCheckpoints: Int = 3
     @Option(help: ArgumentHelp("Resume from a checkpoint file, or the newest checkpoint in a directory (any number of ranks).", valueName: "PATH"))
     var resume: String?
 
     // Failure handling
-    @Option(help: "Seconds a step's collectives may take before the job is declared stalled and aborted.")
+    @Option(parsing: .unconditional, help: "Seconds a step's collectives may take before the job is declared stalled and aborted.")
     var stallTimeout: Double = 600
     @Option(help: ArgumentHelp("Testing: make RANK fail at global STEP (KIND: nan, error, hang, exit).", valueName: "RANK:STEP:KIND"))
     var debugFault: String?
 
     // Debug
-    @Option(help: "Run N logical ranks as threads of this process (no mpirun); results equal mpirun -n N.")
+    @Option(parsing: .unconditional, help: "Run N logical ranks as threads of this process (no mpirun); results equal mpirun -n N.")
     var simulateRanks: Int?
     @Flag(help: "Compare the analytic gradient with central finite differences (float64) before training.")
     var checkGradients = false

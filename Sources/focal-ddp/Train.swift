@@ -158,12 +158,14 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
     // Refuse unwritable outputs and unusable checkpoints before the first step (rank 0 writes).
     var resumed: CheckpointState<T>? = try comm.agree {
         guard comm.rank == 0 else { return nil }
+        var state: CheckpointState<T>? = nil
+        if let r = config.resume {
+            state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
+        }
         for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
-        if let dir = config.plotsDir { try ensureDirectory(dir, option: "--plots") }
-        if let dir = config.checkpointDir { try ensureDirectory(dir, option: "--checkpoint-dir") }
-        guard let r = config.resume else { return nil }
-        let path = try Checkpoint.resolve(r)
-        return try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
+        if let dir = config.plotsDir { try checkCreatableDirectory(dir, option: "--plots") }
+        if let dir = config.checkpointDir { try checkCreatableDirectory(dir, option: "--checkpoint-dir") }
+        return state
     }
     if config.resume != nil { resumed = try shareCheckpoint(resumed, comm: comm, count: shape.parameterCount) }
 
@@ -207,6 +209,7 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         lastCheckpoint = try comm.agree { () -> String in
             let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
             guard comm.rank == 0 else { return dir + "/" + name }
+            try ensureDirectory(dir, option: "--checkpoint-dir")
             let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos)
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
@@ -220,7 +223,10 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
             if let path = config.metricsOut {
                 try Npy.atomicWrite(path: path, bytes: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
             }
-            if let dir = config.plotsDir { try writePlots(records: records, to: dir) }
+            if let dir = config.plotsDir {
+                try ensureDirectory(dir, option: "--plots")
+                try writePlots(records: records, to: dir)
+            }
             if final, let path = config.saveModel { try ModelFile.encode(trainer.params, shape: shape).write(path: path) }
         }
     }
@@ -330,7 +336,7 @@ func checkWritable(_ path: String) throws {
     if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
     var st = stat()
     guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-        throw DataError("\(path): directory '\(dir)' does not exist")
+        throw DataError("\(path): '\(dir)' does not exist or is not a directory")
     }
     if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw DataError("\(path): is a directory") }
     let probe = "\(dir)/.focal-ddp-write-probe-\(getpid())"
@@ -338,6 +344,17 @@ func checkWritable(_ path: String) throws {
     guard fd >= 0 else { throw DataError("\(path): directory '\(dir)' is not writable (\(String(cString: strerror(errno))))") }
     close(fd)
     unlink(probe)
+}
+
+/// Checks, without creating anything, that `dir` exists and is writable or could be created.
+func checkCreatableDirectory(_ dir: String, option: String) throws {
+    var st = stat()
+    if stat(dir, &st) == 0 {
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(option) \(dir): not a directory") }
+        do { try checkWritable(dir + "/x") } catch { throw DataError("\(option) \(dir): not writable") }
+    } else {
+        do { try checkWritable(dir) } catch { throw DataError("\(option) \(dir): cannot be created (\(error))") }
+    }
 }
 
 /// Creates `dir` if missing (one level) and checks it is writable.

@@ -32,7 +32,7 @@ check() {
     mkdir -p "$probe"
     printf '@_cdecl("LLVMFuzzerTestOneInput")\npublic func f(_ d: UnsafePointer<UInt8>?, _ n: Int) -> Int32 { 0 }\n' > "$probe/p.swift"
     if ! "$swiftc" -sanitize=fuzzer,address -parse-as-library "$probe/p.swift" -o "$probe/p" >"$probe/log" 2>&1; then
-        echo "this swiftc cannot build libFuzzer targets (-sanitize=fuzzer,address): $(head -n 1 "$probe/log")" >&2
+        echo "this swiftc cannot build libFuzzer targets (-sanitize=fuzzer,address): $(head -n 1 "$probe/log" | grep . || echo "no output, status non-zero")" >&2
         return 77
     fi
 }

@@ -61,18 +61,19 @@ public enum Csv {
     /// NaN and infinities parse (they are rejected later as non-finite values).
     static func number(_ field: ArraySlice<UInt8>) -> Double? {
         let t = trimmed(field)
-        guard !t.isEmpty, t.count <= 400 else { return nil }
+        guard !t.isEmpty else { return nil }
         return Double(String(decoding: t, as: UTF8.self))
     }
 
     /// `field` as printable one-line text for an error message (at most 40 characters).
     static func shown(_ field: ArraySlice<UInt8>) -> String {
         let t = trimmed(field)
-        let text = String(decoding: t.prefix(40), as: UTF8.self)
-        let clean = String(String.UnicodeScalarView(text.unicodeScalars.map {
-            $0.value < 0x20 || $0.value == 0x7F ? "?" : $0
-        }))
-        return "'" + clean + (t.count > 40 ? "..." : "") + "'"
+        return "'" + printable(String(decoding: t.prefix(40), as: UTF8.self)) + (t.count > 40 ? "..." : "") + "'"
+    }
+
+    /// `text` with control characters replaced by `?` (error messages stay on one line).
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
     }
 
     /// Reads the layout from the first line of a file and resolves `labelColumn` (a header name,
@@ -95,9 +96,9 @@ public enum Csv {
             } else if let i = Int(spec), (0..<columns).contains(i) {
                 labelIndex = i
             } else if header != nil {
-                throw DataError("\(fileName): label column '\(spec)' is neither a name in the header nor a column index 0..<\(columns)")
+                throw DataError("\(fileName): label column '\(printable(spec))' is neither a name in the header nor a column index 0..<\(columns)")
             } else {
-                throw DataError("\(fileName): label column '\(spec)' must be a column index 0..<\(columns) (the file has no header)")
+                throw DataError("\(fileName): label column '\(printable(spec))' must be a column index 0..<\(columns) (the file has no header)")
             }
         }
         return CsvLayout(columns: columns, header: header, labelIndex: labelIndex)
@@ -113,7 +114,7 @@ public enum Csv {
             return "\(parts.count) field\(parts.count == 1 ? "" : "s"), expected \(layout.columns)"
         }
         func column(_ c: Int) -> String {
-            if let h = layout.header { return "column \(c) ('\(h[c])')" }
+            if let h = layout.header { return "column \(c) ('\(printable(String(h[c].prefix(40))))')" }
             return "column \(c)"
         }
         let mark = x.count

@@ -218,6 +218,31 @@ final class CsvTests: XCTestCase {
         }
     }
 
+    /// The trainer's pattern: each rank asks for its `ChunkPlan` ranges (many small ranges, most
+    /// outside its own byte range); every rank gets exactly the reference rows of those ranges.
+    func testChunkPlanRanges() throws {
+        var text = "a,b,y\n"
+        var reference = Rows(features: 2)
+        for i in 0..<97 {
+            text += "\(Double(i) / 3),\(-Double(i)),\(i % 4)\n"
+            reference.x += [Double(i) / 3, -Double(i)]
+            reference.y.append(Int32(i % 4))
+        }
+        let path = try file("p.csv", text)
+        for ranks in [1, 2, 5] {
+            let plan = ChunkPlan(rows: 97, batchSize: 16, chunkSize: 3, ranks: ranks)
+            let got = try InProcessCommunicator.run(ranks: ranks) { comm -> Rows in
+                let source = try CsvDataSource.open(train: path, test: nil, labelColumn: "y", classes: 4, comm: comm)
+                return try source.rows(.train, ranges: plan.ownedRanges(rank: comm.rank))
+            }
+            for (r, rows) in got.enumerated() {
+                let want = plan.ownedRanges(rank: r)
+                XCTAssertEqual(rows.y, want.flatMap { reference.y[$0] }, "\(ranks) ranks, rank \(r)")
+                XCTAssertEqual(rows.x, want.flatMap { reference.x[($0.lowerBound * 2)..<($0.upperBound * 2)] }, "\(ranks) ranks, rank \(r)")
+            }
+        }
+    }
+
     // MARK: - Equality with .npy
 
     /// The tutorial fixture written as CSV (shortest round-trip decimals) gives bitwise the same

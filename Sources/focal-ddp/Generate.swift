@@ -49,7 +49,7 @@ struct Generate: ParsableCommand, RankedCommand {
 
 private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String, dtype: OutputDType,
                       comm: Communicator) throws {
-    let source = try comm.agree { try makeDataSource(.generated(spec)) }
+    let source = try comm.agree { try makeDataSource(.generated(spec), comm: comm) }
     // A token shared by all ranks names the temporary files and the shared-directory probe.
     var token = [Int64(comm.rank == 0 ? Int64(getpid()) &* 1_000_003 &+ Int64(monotonicSeconds() * 1e6) : 0)]
     try comm.broadcast(&token, root: 0)

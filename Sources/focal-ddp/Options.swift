@@ -137,11 +137,13 @@ extension Substring {
 
 struct TrainOptions: ParsableArguments {
     // Input files
-    @Option(help: ArgumentHelp("Training features (.npy, float32/float64, [rows, features], C order) instead of generated data.", valueName: "X.npy"))
+    @Option(help: ArgumentHelp("Training data instead of generated data: features as .npy (float32/float64, [rows, features], C order, with --train-labels), or a .csv holding features and the label column.", valueName: "X.npy|X.csv"))
     var trainData: String?
+    @Option(help: ArgumentHelp("CSV label column: a header name or a 0-based index (default: the last column).", valueName: "NAME|INDEX"))
+    var labelColumn: String?
     @Option(help: ArgumentHelp("Training labels (.npy, int32/int64, [rows]).", valueName: "y.npy"))
     var trainLabels: String?
-    @Option(help: ArgumentHelp("Held-out features (.npy).", valueName: "X.npy"))
+    @Option(help: ArgumentHelp("Held-out data (.npy with --test-labels, or .csv).", valueName: "X.npy|X.csv"))
     var testData: String?
     @Option(help: ArgumentHelp("Held-out labels (.npy).", valueName: "y.npy"))
     var testLabels: String?

@@ -1,5 +1,6 @@
 // RunConfig: the validated configuration of one run, a plain Sendable value shared by all ranks.
 import ArgumentParser
+import Collectives
 import FocalCore
 import FocalData
 
@@ -7,6 +8,8 @@ import FocalData
 enum DataInput: Sendable, Equatable {
     case generated(DatasetSpec)
     case files(train: String, trainLabels: String, test: String?, testLabels: String?, classes: Int?)
+    /// CSV files holding features and the label column.
+    case csv(train: String, test: String?, labelColumn: String?, classes: Int?)
 }
 
 struct RunConfig: Sendable {
@@ -32,6 +35,10 @@ struct RunConfig: Sendable {
                             ("shuffle", .bool(c.shuffle)), ("seed", .int(Int64(c.seed))),
                             ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
                             ("stratify", .bool(d.split.stratify))])
+        case let .csv(train, test, labelColumn, classes):
+            data = .object([("train_data", .string(train)), ("test_data", test.map { .string($0) } ?? .null),
+                            ("label_column", labelColumn.map { .string($0) } ?? .null),
+                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
         case let .files(train, trainLabels, test, testLabels, classes):
             data = .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
                             ("test_data", test.map { .string($0) } ?? .null), ("test_labels", testLabels.map { .string($0) } ?? .null),
@@ -109,7 +116,15 @@ extension TrainOptions {
         t.onNaN = onNan
 
         let input: DataInput
-        if let x = trainData {
+        if let x = trainData, x.hasSuffix(".csv") {
+            if trainLabels != nil || testLabels != nil {
+                throw ValidationError("--train-labels/--test-labels are for .npy input; a .csv file holds its labels (--label-column)")
+            }
+            if let t = testData, !t.hasSuffix(".csv") { throw ValidationError("--test-data must be .csv like --train-data") }
+            if let k = data.classes, k < 2 { throw ValidationError("--classes: \(k) must be >= 2") }
+            input = .csv(train: x, test: testData, labelColumn: labelColumn, classes: data.classes)
+        } else if let x = trainData {
+            if labelColumn != nil { throw ValidationError("--label-column is for .csv input") }
             guard let y = trainLabels else { throw ValidationError("--train-data needs --train-labels") }
             if (testData == nil) != (testLabels == nil) {
                 throw ValidationError("--test-data and --test-labels go together")
@@ -141,8 +156,8 @@ func validateDataset(_ spec: DatasetSpec) throws {
     }
 }
 
-/// Builds the data source of a run (on every rank; cheap: no rows are made here).
-func makeDataSource(_ input: DataInput) throws -> DataSource {
+/// Builds the data source of a run (on every rank; cheap: no rows are made here; collective for CSV).
+func makeDataSource(_ input: DataInput, comm: Communicator) throws -> DataSource {
     switch input {
     case .generated(let spec):
         switch spec.generator {
@@ -151,5 +166,7 @@ func makeDataSource(_ input: DataInput) throws -> DataSource {
         }
     case let .files(train, trainLabels, test, testLabels, classes):
         return try NpyDataSource(trainX: train, trainY: trainLabels, testX: test, testY: testLabels, classes: classes)
+    case let .csv(train, test, labelColumn, classes):
+        return try CsvDataSource.open(train: train, test: test, labelColumn: labelColumn, classes: classes, comm: comm)
     }
 }

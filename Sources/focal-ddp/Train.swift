@@ -140,7 +140,7 @@ struct Interrupted: Error, CustomStringConvertible, ClassifiedError {
 private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator, as: T.Type) throws {
     let console = Console(rank: comm.rank, quiet: config.quiet, level: config.logLevel)
     let t0 = monotonicSeconds()
-    let source = try comm.agree { try makeDataSource(config.input) }
+    let source = try comm.agree { try makeDataSource(config.input, comm: comm) }
     let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
                                                chunkSize: config.train.chunkSize)
     let tData = monotonicSeconds() - t0
@@ -307,6 +307,9 @@ private func configRecord<T>(_ c: RunConfig, shape: MLPShape, alpha: [Double], d
             ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
             ("stratify", .bool(d.split.stratify)),
         ])))
+    case let .csv(train, test, labelColumn, _):
+        fields.append(("data", .object([("train_data", .string(train)), ("test_data", test.map { .string($0) } ?? .null),
+                                        ("label_column", labelColumn.map { .string($0) } ?? .null)])))
     case let .files(train, trainLabels, test, testLabels, _):
         fields.append(("data", .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
                                         ("test_data", test.map { .string($0) } ?? .null),

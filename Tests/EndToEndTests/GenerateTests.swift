@@ -61,3 +61,30 @@ final class GenerateTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
     }
 }
+
+/// `predict` on a saved model reproduces the training run's evaluation exactly, on any ranks.
+final class PredictTests: XCTestCase {
+    func testPredictReproducesTrainingEvaluation() throws {
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ n: String) -> String { dir.appendingPathComponent(n).path }
+        XCTAssertEqual(try FocalRun.run(["generate", "--out", dir.path]).status, 0)
+        let train = try FocalRun.run(["--epochs", "30", "--save-model", p("m.safetensors")], ranks: 2)
+        XCTAssertEqual(train.status, 0, train.stderr)
+        func table(_ s: String) -> [String] {
+            s.split(separator: "\n").map(String.init).filter { $0.hasPrefix("  ") && !$0.contains("epoch") }
+        }
+        let expected = table(train.stdout)
+        XCTAssertGreaterThan(expected.count, 6)
+        var outputs: [Data] = []
+        for ranks in [nil, 3] as [Int?] {
+            let out = p("pred\(ranks ?? 1).npy")
+            let r = try FocalRun.run(["predict", "--model", p("m.safetensors"), "--data", p("X_test.npy"),
+                                      "--labels", p("y_test.npy"), "--out", out], ranks: ranks)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(table(r.stdout), expected, "predict at \(ranks ?? 1) ranks")
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: out)))
+        }
+        XCTAssertEqual(outputs[0], outputs[1], "probabilities differ between 1 and 3 ranks")
+    }
+}

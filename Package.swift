@@ -39,11 +39,13 @@ let package = Package(
         // Micro-benchmarks: the Swift allreduce wrapper against plain C MPI_Allreduce, sgemm peak.
         .executableTarget(name: "focal-bench", dependencies: ["SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: strict),
-        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
+        // Spawning mpirun (or a built product) from tests, safely: shared by the test targets below.
+        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]
 )

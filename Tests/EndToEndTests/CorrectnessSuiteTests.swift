@@ -3,6 +3,7 @@
 // (byte for byte) and the same evaluation.
 import Foundation
 import XCTest
+import TestSupport
 
 /// What a run produced that must not depend on the number of ranks.
 struct RunFingerprint: Equatable {

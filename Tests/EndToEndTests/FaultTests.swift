@@ -3,6 +3,7 @@
 // uninterrupted run's bytes, also on a different number of ranks.
 import Foundation
 import XCTest
+import TestSupport
 
 final class FaultTests: XCTestCase {
     func runTimed(_ args: [String], ranks: Int?, timeout: Double = 60) throws -> (MPIRunResult, Double) {

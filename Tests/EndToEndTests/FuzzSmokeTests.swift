@@ -5,6 +5,7 @@
 
 import Foundation
 import XCTest
+import TestSupport
 
 final class FuzzSmokeTests: XCTestCase {
     /// The repository root (this file is Tests/EndToEndTests/FuzzSmokeTests.swift).

@@ -6,6 +6,7 @@
 // `flock` that the kernel releases when the holder dies; concurrent test runs wait for each other.
 
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,6 +3,7 @@
 import Foundation
 import SwiftMPI
 import XCTest
+import TestSupport
 
 final class MPICheckRunTests: XCTestCase {
     private func runCheck(ranks: Int, file: StaticString = #filePath, line: UInt = #line) throws {

@@ -7,6 +7,7 @@
 import Collectives
 import SwiftMPI
 import XCTest
+import TestSupport
 
 final class MPISingletonTests: XCTestCase {
     private var world: MPICommunicator!

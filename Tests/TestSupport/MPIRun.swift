@@ -1,6 +1,7 @@
 // MPIRun: starts `mpirun -n N <built executable>` from a test, safely, and returns its status and output.
 //
-// Copy this file into other test targets that spawn MPI jobs. Traps it handles (each one hung or
+// Shared by the test targets that spawn MPI jobs (module TestSupport); `ranks: nil` runs the
+// executable directly. Traps it handles (each one hung or
 // silently failed a test on this kind of machine):
 // - Output goes to temporary FILES, never pipes: an `orted` started by the test process's own
 //   `MPI_Init` inherits a pipe's write end, and reading the pipe then never sees end-of-file.
@@ -20,27 +21,28 @@ import Glibc
 #endif
 
 /// The outcome of one `mpirun` child.
-struct MPIRunResult {
+public struct MPIRunResult: Sendable {
     /// The exit status, or 128 + signal number if the child was killed by a signal.
-    var status: Int32
-    var stdout: String
-    var stderr: String
-    var timedOut: Bool
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+    public var timedOut: Bool
     /// The command line, for failure messages.
-    var command: String
+    public var command: String
 }
 
 /// Failures of the spawning itself (not of the child).
-struct MPIRunError: Error, CustomStringConvertible {
-    var description: String
+public struct MPIRunError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }
 
-enum MPIRun {
+public enum MPIRun {
     // MARK: - Locating built products
 
     /// The build products directory: the directory holding the running test bundle
     /// (`<products>/<package>PackageTests.xctest` on Linux).
-    static var productsDirectory: URL {
+    public static var productsDirectory: URL {
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         var dir = exe.deletingLastPathComponent()
         // On platforms where the bundle is a directory (…/X.xctest/Contents/MacOS/X), climb out of it.
@@ -51,7 +53,7 @@ enum MPIRun {
     }
 
     /// The built executable `name` next to the test bundle; throws a clear error if it is missing.
-    static func product(_ name: String) throws -> URL {
+    public static func product(_ name: String) throws -> URL {
         let url = productsDirectory.appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: url.path) else {
             throw MPIRunError(description: "built executable '\(name)' not found in \(productsDirectory.path); "
@@ -62,12 +64,77 @@ enum MPIRun {
 
     // MARK: - Running
 
-    /// Runs `mpirun -n ranks [flags] executable arguments` with a deadline of `timeout` seconds.
-    static func run(_ executable: URL, ranks: Int, arguments: [String] = [], timeout: Double = 60,
+    /// A started child (mpirun, or the executable itself) whose output goes to temporary files.
+    public final class Job {
+        public let pid: pid_t
+        public let command: String
+        let directory: URL
+        var outPath: String { directory.appendingPathComponent("stdout").path }
+        var errPath: String { directory.appendingPathComponent("stderr").path }
+
+        init(pid: pid_t, command: String, directory: URL) {
+            self.pid = pid
+            self.command = command
+            self.directory = directory
+        }
+
+        deinit { try? FileManager.default.removeItem(at: directory) }
+
+        /// Sends `sig` to the child itself (mpirun forwards SIGTERM and SIGINT to its ranks).
+        public func signal(_ sig: Int32) { kill(pid, sig) }
+
+        /// Waits for the exit against a deadline; on timeout the whole process group is killed.
+        public func wait(timeout: Double) throws -> MPIRunResult {
+            let deadline = Date().addingTimeInterval(timeout)
+            var rawStatus: Int32 = 0
+            var timedOut = false
+            while true {
+                let r = waitpid(pid, &rawStatus, WNOHANG)
+                if r == pid { break }
+                if r < 0 && errno != EINTR { throw MPIRunError(description: "waitpid failed: errno \(errno)") }
+                if Date() >= deadline {
+                    timedOut = true
+                    kill(-pid, SIGTERM)
+                    let grace = Date().addingTimeInterval(3)
+                    while waitpid(pid, &rawStatus, WNOHANG) != pid {
+                        if Date() >= grace {
+                            kill(-pid, SIGKILL)
+                            _ = waitpid(pid, &rawStatus, 0)
+                            break
+                        }
+                        usleep(20_000)
+                    }
+                    break
+                }
+                usleep(10_000)
+            }
+            // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
+            let signal = rawStatus & 0x7f
+            let status = signal == 0 ? (rawStatus >> 8) & 0xff : 128 + signal
+            func read(_ path: String) -> String {
+                (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            }
+            return MPIRunResult(status: status, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut,
+                                command: command)
+        }
+    }
+
+    /// Runs `mpirun -n ranks [flags] executable arguments` (or the executable alone when `ranks`
+    /// is nil) with a deadline of `timeout` seconds.
+    public static func run(_ executable: URL, ranks: Int?, arguments: [String] = [], timeout: Double = 60,
                     extraEnvironment: [String: String] = [:]) throws -> MPIRunResult {
-        var argv = ["mpirun", "-n", "\(ranks)", "--oversubscribe", "--mca", "pml", "ob1",
+        try start(executable, ranks: ranks, arguments: arguments, extraEnvironment: extraEnvironment).wait(timeout: timeout)
+    }
+
+    /// Starts the child and returns at once.
+    public static func start(_ executable: URL, ranks: Int?, arguments: [String] = [],
+                      extraEnvironment: [String: String] = [:]) throws -> Job {
+        var argv: [String] = []
+        if let ranks {
+            argv = ["mpirun", "-q", "-n", "\(ranks)", "--oversubscribe", "--mca", "pml", "ob1",
                     "-x", "OPENBLAS_NUM_THREADS"]
-        if getuid() == 0 { argv.insert("--allow-run-as-root", at: 1) }
+            if getuid() == 0 { argv.insert("--allow-run-as-root", at: 1) }
+        }
         argv += [executable.path] + arguments
 
         var environment = ProcessInfo.processInfo.environment.filter { key, _ in
@@ -77,51 +144,23 @@ enum MPIRun {
         environment["SWIFT_BACKTRACE"] = "enable=no"
         for (k, v) in extraEnvironment { environment[k] = v }
 
-        guard let mpirun = findInPath("mpirun", environment["PATH"] ?? "/usr/bin:/bin") else {
-            throw MPIRunError(description: "mpirun not found on PATH (install openmpi-bin)")
+        let program: String
+        if ranks == nil {
+            program = executable.path
+        } else {
+            guard let mpirun = findInPath("mpirun", environment["PATH"] ?? "/usr/bin:/bin") else {
+                throw MPIRunError(description: "mpirun not found on PATH (install openmpi-bin)")
+            }
+            program = mpirun
         }
 
         let tmp = FileManager.default.temporaryDirectory
             .appendingPathComponent("mpirun-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        let outPath = tmp.appendingPathComponent("stdout").path
-        let errPath = tmp.appendingPathComponent("stderr").path
-
-        let pid = try spawn(mpirun, argv: argv, environment: environment, stdoutPath: outPath, stderrPath: errPath)
-
-        // Poll for exit against the deadline.
-        let deadline = Date().addingTimeInterval(timeout)
-        var rawStatus: Int32 = 0
-        var timedOut = false
-        while true {
-            let r = waitpid(pid, &rawStatus, WNOHANG)
-            if r == pid { break }
-            if r < 0 && errno != EINTR { throw MPIRunError(description: "waitpid failed: errno \(errno)") }
-            if Date() >= deadline {
-                timedOut = true
-                kill(-pid, SIGTERM)
-                let grace = Date().addingTimeInterval(3)
-                while waitpid(pid, &rawStatus, WNOHANG) != pid {
-                    if Date() >= grace {
-                        kill(-pid, SIGKILL)
-                        _ = waitpid(pid, &rawStatus, 0)
-                        break
-                    }
-                    usleep(20_000)
-                }
-                break
-            }
-            usleep(10_000)
-        }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros Swift does not import.
-        let signal = rawStatus & 0x7f
-        let status = signal == 0 ? (rawStatus >> 8) & 0xff : 128 + signal
-        func read(_ path: String) -> String {
-            (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        }
-        return MPIRunResult(status: status, stdout: read(outPath), stderr: read(errPath), timedOut: timedOut,
-                            command: argv.joined(separator: " "))
+        let pid = try spawn(program, argv: argv, environment: environment,
+                            stdoutPath: tmp.appendingPathComponent("stdout").path,
+                            stderrPath: tmp.appendingPathComponent("stderr").path)
+        return Job(pid: pid, command: argv.joined(separator: " "), directory: tmp)
     }
 
     // MARK: - posix_spawn

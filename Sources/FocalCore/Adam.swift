@@ -38,6 +38,8 @@ public final class Adam<T: TrainScalar> {
     }
 
     /// One update of `params` `[count]` with the gradient `grad` `[count]`.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func update(params: UnsafeMutablePointer<T>, grad: UnsafePointer<T>) {
         step += 1
         let c = config

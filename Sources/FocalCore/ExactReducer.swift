@@ -6,7 +6,7 @@
 //   1. each rank stores its chunks' partials (Double) and the largest binary exponent it saw per
 //      element; an Int32 MAX-allreduce agrees on E_i = max over all chunks of exponent(|v_i|),
 //      and carries status flags (a non-finite value seen; an error on a rank) in extra slots;
-//   2. every partial is rounded to an integer on the grid 2^(E_i + 1 - S), where
+//   2. every partial is cut to an integer (toward zero) on the grid 2^(E_i + 1 - S), where
 //      S = 62 - ceil(log2(chunks in the step)), so |q| <= 2^S and the sum of all chunks fits in
 //      an Int64; ranks add their integers (exact) and an Int64 SUM-allreduce adds the ranks'
 //      (exact, so associative);
@@ -43,6 +43,8 @@ public final class ExactReducer {
     public var stallTimeout: Double?
     /// `[width]` integer sums.
     private var fixed: [Int64]
+    /// `[width]` per-element power-of-two scale of the current step.
+    private var scales: [Double]
 
     /// Exponent of an element that is zero in every chunk.
     static let emptyExponent: Int32 = -4000
@@ -53,6 +55,7 @@ public final class ExactReducer {
         partials = [Double](repeating: 0, count: self.localCapacity * width)
         exponents = [Int32](repeating: Self.emptyExponent, count: width + 4)
         fixed = [Int64](repeating: 0, count: width)
+        scales = [Double](repeating: 0, count: width)
         reset()
     }
 
@@ -68,6 +71,8 @@ public final class ExactReducer {
 
     /// Adds one chunk's partial: `main` `[mainCount]` in the training precision, then `extra`
     /// (e.g. loss and weight sums), together `width` values.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func add<T: TrainScalar>(main: UnsafePointer<T>?, mainCount: Int, extra: [Double]) {
         precondition(stored < localCapacity, "ExactReducer: more chunks than capacity \(localCapacity)")
         precondition(mainCount + extra.count == width, "ExactReducer: partial of \(mainCount + extra.count) values, width \(width)")
@@ -114,19 +119,32 @@ public final class ExactReducer {
 
         let headroom = Self.headroomBits(chunks: chunksInStep)
         let s = 62 - headroom
-        for i in 0..<width { fixed[i] = 0 }
         partials.withUnsafeBufferPointer { p in
             exponents.withUnsafeBufferPointer { e in
                 fixed.withUnsafeMutableBufferPointer { f in
-                    for c in 0..<stored {
-                        let base = c * width
+                    scales.withUnsafeMutableBufferPointer { scale in
+                        // scale_i = 2^(S - E_i - 1), exact; 0 marks an element that is zero everywhere,
+                        // and infinity one so small that 2^(S - E_i - 1) overflows (slow path below).
                         for i in 0..<width {
-                            let v = p[base + i]
-                            if v == 0 { continue }
-                            // v * 2^(S - E - 1) without forming 2^(S - E - 1) (which may overflow).
-                            let shift = s - Int(e[i]) - 1
-                            let scaled = Double(sign: .plus, exponent: shift, significand: v)
-                            f[i] &+= Int64(scaled.rounded(.toNearestOrEven))
+                            f[i] = 0
+                            let k = s - Int(e[i]) - 1
+                            scale[i] = e[i] == Self.emptyExponent ? 0 : (k <= 1023 ? Double(sign: .plus, exponent: k, significand: 1) : .infinity)
+                        }
+                        for c in 0..<stored {
+                            let base = c * width
+                            for i in 0..<width where scale[i].isFinite {
+                                // v * 2^(S - E - 1) is exact (a power-of-two scaling that cannot overflow);
+                                // Int64(_:) truncates toward zero in one instruction (cvttsd2si): any
+                                // fixed rounding rule keeps the result a function of the chunk alone.
+                                f[i] &+= Int64(p[base + i] * scale[i])
+                            }
+                        }
+                        for i in 0..<width where scale[i] == .infinity {
+                            for c in 0..<stored {
+                                let v = p[c * width + i]
+                                guard v != 0 else { continue }
+                                f[i] &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: v))
+                            }
                         }
                     }
                 }
@@ -172,7 +190,7 @@ public final class ExactReducer {
         for i in 0..<w where e[i] != emptyExponent {
             var acc: Int64 = 0
             for c in chunks where c[i] != 0 {
-                acc &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: c[i]).rounded(.toNearestOrEven))
+                acc &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: c[i]))
             }
             out[i] = Double(sign: .plus, exponent: Int(e[i]) + 1 - s, significand: Double(acc))
         }

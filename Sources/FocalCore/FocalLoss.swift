@@ -33,6 +33,8 @@ public struct LossSums: Sendable, Equatable {
 /// - logits: `[rows, classes]` row-major; targets: `[rows]` in `0..<classes`;
 ///   alpha: `[classes]`; dLogits: `[rows, classes]` (written).
 /// - Returns: the sums of the per-row losses and of `alpha[target]`, in Double.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 public func focalLossSums<T: TrainScalar>(logits: UnsafePointer<T>, targets: UnsafePointer<Int32>, rows: Int,
                                           classes k: Int, alpha: UnsafePointer<T>, gamma: T,
                                           dLogits: UnsafeMutablePointer<T>?) -> LossSums {

@@ -260,6 +260,8 @@ public final class Trainer<T: TrainScalar> {
     /// True after a step in which some rank asked to stop (every rank sees the same value).
     public private(set) var stopAgreed = false
 
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
         let P = shape.parameterCount, K = data.classes, F = data.features
         reducer.reset()
@@ -402,6 +404,8 @@ public final class Trainer<T: TrainScalar> {
 
     /// Evaluates the current parameters on this rank's test rows; returns the global report
     /// (identical on every rank). Nil-free: with no test rows anywhere the report is empty.
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
     public func evaluate() throws -> EvaluationReport {
         let K = data.classes, F = data.features
         let plan = data.testPlan

@@ -144,7 +144,11 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
     let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
                                                chunkSize: config.train.chunkSize)
     let tData = monotonicSeconds() - t0
-    console.debug("holds \(data.trainY.count) training rows and \(data.testY.count) test rows (\(data.trainPlan.ownedRanges(rank: comm.rank).count) ranges); data ready in \(formatFixed(tData, digits: 3)) s")
+    if config.logLevel >= .debug {
+        var local = [Int](repeating: 0, count: data.classes)
+        for y in data.trainY { local[Int(y)] += 1 }
+        console.debug("on \(comm.processorName): holds \(data.trainY.count) training rows (classes \(local.map(String.init).joined(separator: "/"))) and \(data.testY.count) test rows in \(data.trainPlan.ownedRanges(rank: comm.rank).count) ranges; data ready in \(formatFixed(tData, digits: 3)) s")
+    }
     let alpha = try comm.agree {
         guard data.globalTrainRows > 0 else { throw DataError("the training set is empty") }
         return try classWeights(scheme: config.classWeights, counts: data.trainCounts)

@@ -6,13 +6,13 @@
 //   1. each rank stores its chunks' partials (Double) and the largest binary exponent it saw per
 //      element; an Int32 MAX-allreduce agrees on E_i = max over all chunks of exponent(|v_i|),
 //      and carries status flags (a non-finite value seen; an error on a rank) in extra slots;
-//   2. every partial is cut to an integer (toward zero) on the grid 2^(E_i + 1 - S), where
-//      S = 62 - ceil(log2(chunks in the step)), so |q| <= 2^S and the sum of all chunks fits in
-//      an Int64; ranks add their integers (exact) and an Int64 SUM-allreduce adds the ranks'
-//      (exact, so associative);
+//   2. every partial is rounded to an integer on the grid 2^(E_i + 1 - S), where
+//      S = 51 - ceil(log2(chunks in the step)), so |q| <= 2^S and the sum of all chunks stays
+//      below 2^51 (exact in an Int64, and in reach of the branch-free rounding trick); ranks add
+//      their integers (exact) and an Int64 SUM-allreduce adds the ranks' (exact, so associative);
 //   3. the integer sums are scaled back by 2^(E_i + 1 - S).
-// Each value keeps S (~56-61) bits relative to the largest chunk partial of its element, more
-// than a float64 sum of float32 partials; the rounding is a deterministic function of each chunk.
+// Each value keeps S (45-50 in practice) bits relative to the largest chunk partial of its
+// element, far more than float32 carries; the rounding is a deterministic function of each chunk.
 // Cost per step: an Int32 and an Int64 allreduce of the vector's length.
 import Collectives
 
@@ -45,6 +45,8 @@ public final class ExactReducer {
     private var fixed: [Int64]
     /// `[width]` per-element power-of-two scale of the current step.
     private var scales: [Double]
+    /// `[width]` largest |value| per element over this rank's chunks of the step.
+    private var maxMagnitude: [Double]
 
     /// Exponent of an element that is zero in every chunk.
     static let emptyExponent: Int32 = -4000
@@ -56,13 +58,14 @@ public final class ExactReducer {
         exponents = [Int32](repeating: Self.emptyExponent, count: width + 4)
         fixed = [Int64](repeating: 0, count: width)
         scales = [Double](repeating: 0, count: width)
+        maxMagnitude = [Double](repeating: 0, count: width)
         reset()
     }
 
     /// Starts a new step: forgets stored partials.
     public func reset() {
         stored = 0
-        for i in 0..<width { exponents[i] = Self.emptyExponent }
+        for i in 0..<width { exponents[i] = Self.emptyExponent; maxMagnitude[i] = 0 }
         exponents[width] = Int32.min
         exponents[width + 1] = Int32.min
         exponents[width + 2] = Int32.min
@@ -78,18 +81,25 @@ public final class ExactReducer {
         precondition(mainCount + extra.count == width, "ExactReducer: partial of \(mainCount + extra.count) values, width \(width)")
         let base = stored * width
         partials.withUnsafeMutableBufferPointer { p in
-            exponents.withUnsafeMutableBufferPointer { e in
-                var bad = false
-                for i in 0..<width {
-                    let v = i < mainCount ? Double(main![i]) : extra[i - mainCount]
-                    p[base + i] = v
-                    if v.isFinite {
-                        if v != 0 { let x = Int32(v.exponent); if x > e[i] { e[i] = x } }
-                    } else {
-                        bad = true
+            maxMagnitude.withUnsafeMutableBufferPointer { mx in
+                // Branch-free (it vectorises): copy, running max of |v| per element, and a probe
+                // that turns NaN whenever some v is NaN or infinite (v * 0).
+                var probe = 0.0
+                if let main {
+                    for i in 0..<mainCount {
+                        let v = Double(main[i])
+                        p[base + i] = v
+                        mx[i] = Swift.max(mx[i], v.magnitude)
+                        probe += v * 0
                     }
                 }
-                if bad { e[width] = Int32.max }  // rank filled in by `reduce`
+                for j in 0..<extra.count {
+                    let v = extra[j], i = mainCount + j
+                    p[base + i] = v
+                    mx[i] = Swift.max(mx[i], v.magnitude)
+                    probe += v * 0
+                }
+                if !probe.isFinite { exponents[width] = Int32.max }  // rank filled in by `reduce`
             }
         }
         stored += 1
@@ -105,6 +115,9 @@ public final class ExactReducer {
         // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
         let tag = Int32.max - Int32(comm.rank)
         if exponents[width] == Int32.max { exponents[width] = tag }
+        for i in 0..<width where maxMagnitude[i] > 0 && maxMagnitude[i].isFinite {
+            exponents[i] = Int32(maxMagnitude[i].exponent)
+        }
         if errorCode != 0 { exponents[width + 1] = tag; exponents[width + 2] = errorCode }
         if requestStop { exponents[width + 3] = 1 }
         try allreduce(comm, &exponents, op: .max, what: "the exponent agreement of the gradient reduction")
@@ -117,8 +130,7 @@ public final class ExactReducer {
         }
         if status.nonFiniteRank != nil || status.errorRank != nil { return status }
 
-        let headroom = Self.headroomBits(chunks: chunksInStep)
-        let s = 62 - headroom
+        let s = Self.precisionBits(chunks: chunksInStep)
         partials.withUnsafeBufferPointer { p in
             exponents.withUnsafeBufferPointer { e in
                 fixed.withUnsafeMutableBufferPointer { f in
@@ -132,18 +144,22 @@ public final class ExactReducer {
                         }
                         for c in 0..<stored {
                             let base = c * width
-                            for i in 0..<width where scale[i].isFinite {
-                                // v * 2^(S - E - 1) is exact (a power-of-two scaling that cannot overflow);
-                                // Int64(_:) truncates toward zero in one instruction (cvttsd2si): any
-                                // fixed rounding rule keeps the result a function of the chunk alone.
-                                f[i] &+= Int64(p[base + i] * scale[i])
+                            for i in 0..<width {
+                                // v * 2^(S - E - 1) is exact and below 2^51 in magnitude; adding
+                                // 1.5 * 2^52 rounds it to an integer (to nearest, ties to even) held
+                                // in the low bits of the sum's bit pattern: branch- and trap-free.
+                                let k = scale[i].isFinite ? scale[i] : 0
+                                let r = p[base + i] * k + Self.magic
+                                f[i] &+= Int64(bitPattern: r.bitPattern) &- Int64(bitPattern: Self.magic.bitPattern)
                             }
                         }
                         for i in 0..<width where scale[i] == .infinity {
+                            // Elements so small that 2^(S - E - 1) overflows a Double (below ~2^-970).
                             for c in 0..<stored {
                                 let v = p[c * width + i]
                                 guard v != 0 else { continue }
-                                f[i] &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: v))
+                                f[i] &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: v)
+                                                .rounded(.toNearestOrEven))
                             }
                         }
                     }
@@ -172,6 +188,13 @@ public final class ExactReducer {
         }
     }
 
+    /// 1.5 * 2^52: adding it to |x| < 2^51 rounds x to an integer in the low mantissa bits.
+    static let magic: Double = 6_755_399_441_055_744.0
+
+    /// S: bits kept per chunk value relative to the element's largest magnitude; the sum of
+    /// `chunks` values of magnitude below 2^S stays below 2^51 (the rounding trick's range).
+    static func precisionBits(chunks: Int) -> Int { 51 - headroomBits(chunks: chunks) }
+
     /// ceil(log2(chunks)), at least 1.
     static func headroomBits(chunks: Int) -> Int {
         var bits = 1
@@ -185,12 +208,12 @@ public final class ExactReducer {
         guard let w = chunks.first?.count else { return [] }
         var e = [Int32](repeating: emptyExponent, count: w)
         for c in chunks { for i in 0..<w where c[i] != 0 { e[i] = max(e[i], Int32(c[i].exponent)) } }
-        let s = 62 - headroomBits(chunks: chunks.count)
+        let s = precisionBits(chunks: chunks.count)
         var out = [Double](repeating: 0, count: w)
         for i in 0..<w where e[i] != emptyExponent {
             var acc: Int64 = 0
             for c in chunks where c[i] != 0 {
-                acc &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: c[i]))
+                acc &+= Int64(Double(sign: .plus, exponent: s - Int(e[i]) - 1, significand: c[i]).rounded(.toNearestOrEven))
             }
             out[i] = Double(sign: .plus, exponent: Int(e[i]) + 1 - s, significand: Double(acc))
         }

@@ -118,30 +118,72 @@ public struct LocalData<T: TrainScalar> {
 
 /// Loads this rank's rows from `source` following the chunk rule, and agrees on class counts.
 /// Every rank must call it; a failure on any rank becomes the same `AgreedError` everywhere.
+/// Rows arrive as float64 and are converted block by block (`blockRows` at a time) into the
+/// training precision, so the float64 copy never exceeds one block — except for sequential
+/// sources (the sklearn generator replays its whole stream per call), fetched in one call.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
 public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator, batchSize: Int?,
-                                          chunkSize: Int, as: T.Type = T.self) throws -> LocalData<T> {
+                                          chunkSize: Int, blockRows: Int = 16_384, as: T.Type = T.self) throws -> LocalData<T> {
     let nTrain = source.trainCount, nTest = source.testCount
     let trainPlan = ChunkPlan(rows: nTrain, batchSize: max(1, batchSize ?? nTrain), chunkSize: chunkSize, ranks: comm.size)
     let testPlan = ChunkPlan(rows: nTest, batchSize: max(1, nTest), chunkSize: chunkSize, ranks: comm.size)
-    let rows = try comm.agree {
-        try source.rows(train: trainPlan.ownedRanges(rank: comm.rank), test: testPlan.ownedRanges(rank: comm.rank))
+    let F = source.features
+    var trainX: [T] = [], testX: [T] = [], trainY: [Int32] = [], testY: [Int32] = []
+    try comm.agree {
+        let trainRanges = trainPlan.ownedRanges(rank: comm.rank), testRanges = testPlan.ownedRanges(rank: comm.rank)
+        trainX.reserveCapacity(trainRanges.reduce(0) { $0 + $1.count } * F)
+        testX.reserveCapacity(testRanges.reduce(0) { $0 + $1.count } * F)
+        func append(_ rows: Rows, _ x: inout [T], _ y: inout [Int32]) {
+            rows.x.withUnsafeBufferPointer { b in for v in b { x.append(T(v)) } }
+            y += rows.y
+        }
+        if source.isSequential {
+            let both = try source.rows(train: trainRanges, test: testRanges)
+            append(both.train, &trainX, &trainY)
+            append(both.test, &testX, &testY)
+            return
+        }
+        for (part, ranges) in [(SplitPart.train, trainRanges), (SplitPart.test, testRanges)] {
+            for block in blocks(of: ranges, rows: max(1, blockRows)) {
+                let rows = try source.rows(part, ranges: block)
+                if part == .train { append(rows, &trainX, &trainY) } else { append(rows, &testX, &testY) }
+            }
+        }
     }
     var k = source.classes
     if k == 0 {
         // Infer the number of classes: the largest label + 1 over all ranks of both parts.
-        let local = Int32((rows.train.y + rows.test.y).max() ?? 0)
+        let local = Int32(max(trainY.max() ?? 0, testY.max() ?? 0))
         k = Int(try comm.allreduce(local, op: .max)) + 1
         try comm.agree { if k < 2 { throw DataError("labels hold a single class (0); pass --classes K for K >= 2") } }
     }
     var counts = [Int64](repeating: 0, count: 2 * k)
-    for y in rows.train.y { counts[Int(y)] += 1 }
-    for y in rows.test.y { counts[k + Int(y)] += 1 }
+    for y in trainY { counts[Int(y)] += 1 }
+    for y in testY { counts[k + Int(y)] += 1 }
     try comm.allreduce(&counts, op: .sum)
-    return LocalData(features: source.features, classes: k,
-                     trainX: rows.train.x.map { T($0) }, trainY: rows.train.y,
-                     testX: rows.test.x.map { T($0) }, testY: rows.test.y,
+    return LocalData(features: F, classes: k, trainX: trainX, trainY: trainY, testX: testX, testY: testY,
                      trainPlan: trainPlan, testPlan: testPlan,
                      trainCounts: Array(counts[0..<k]), testCounts: Array(counts[k...]))
+}
+
+/// Cuts sorted row ranges into groups of at most `rows` rows (splitting ranges where needed).
+func blocks(of ranges: [Range<Int>], rows: Int) -> [[Range<Int>]] {
+    var out: [[Range<Int>]] = []
+    var current: [Range<Int>] = []
+    var filled = 0
+    for r in ranges {
+        var start = r.lowerBound
+        while start < r.upperBound {
+            let take = min(r.upperBound - start, rows - filled)
+            current.append(start..<(start + take))
+            filled += take
+            start += take
+            if filled == rows { out.append(current); current = []; filled = 0 }
+        }
+    }
+    if !current.isEmpty { out.append(current) }
+    return out
 }
 
 // MARK: - Outcome

@@ -102,9 +102,14 @@ public protocol DataSource {
     func rows(_ part: SplitPart, ranges: [Range<Int>]) throws -> Rows
     /// Both parts at once (lets a sequential generator replay its stream only once).
     func rows(train: [Range<Int>], test: [Range<Int>]) throws -> (train: Rows, test: Rows)
+    /// True when every call replays the whole data set (ask for all rows in one call); false when
+    /// rows can be fetched block by block at a cost proportional to the block.
+    var isSequential: Bool { get }
 }
 
 extension DataSource {
+    public var isSequential: Bool { false }
+
     public func rows(_ part: SplitPart, ranges: [Range<Int>]) throws -> Rows {
         let both = try rows(train: part == .train ? ranges : [], test: part == .test ? ranges : [])
         return part == .train ? both.train : both.test

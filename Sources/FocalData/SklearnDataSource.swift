@@ -20,6 +20,9 @@ struct SharedPointer<T>: @unchecked Sendable {
 /// small draw (centres, covariance matrices, shuffles, label flips). `rows(train:test:)` runs
 /// pass 2 from the checkpoints and computes only the needed rows.
 public struct SklearnDataSource: DataSource, Sendable {
+    /// The MT19937 stream is replayed on every call: fetch all rows at once.
+    public var isSequential: Bool { true }
+
     public let spec: DatasetSpec
     public let features: Int
     public let classes: Int

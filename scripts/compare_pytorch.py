@@ -78,6 +78,21 @@ def make_data(cfg, rows, seed):
     return x, y.astype(np.int64)
 
 
+def rank_batches(cfg, rank, world):
+    """Global batches in order; each split into `world` near-equal contiguous parts (part `rank` is
+    this rank's), as focal-ddp's chunk plan gives every rank a share of every batch. Returns the
+    row indices this rank holds `[local rows]` and, per batch, (local start, local end, global rows)."""
+    import numpy as np
+    idx, spans, at = [], [], 0
+    for start in range(0, cfg["train_rows"], cfg["batch"]):
+        n = min(cfg["batch"], cfg["train_rows"] - start)
+        lo, hi = start + rank * n // world, start + (rank + 1) * n // world
+        idx.append(np.arange(lo, hi))
+        spans.append((at, at + hi - lo, n))
+        at += hi - lo
+    return np.concatenate(idx), spans
+
+
 def inverse_alpha(y, classes, total_rows, counts=None):
     """The tutorial's class weights 1 / (count / n) from the (global) label counts."""
     import numpy as np
@@ -101,18 +116,17 @@ def torch_train(cfg, runs, threads, rank=0, world=1, queue=None):
     # Each rank holds its part of every global batch (contiguous halves), as focal-ddp does.
     x_all, y_all = make_data(cfg, cfg["train_rows"], seed=42)
     alpha = torch.from_numpy(inverse_alpha(y_all, cfg["classes"], cfg["train_rows"]))
-    per_rank = cfg["batch"] // world
-    idx = np.concatenate([np.arange(b + rank * per_rank, min(b + (rank + 1) * per_rank, cfg["train_rows"]))
-                          for b in range(0, cfg["train_rows"], cfg["batch"])])
+    idx, spans = rank_batches(cfg, rank, world)
     x = torch.from_numpy(np.ascontiguousarray(x_all[idx]))
     y = torch.from_numpy(y_all[idx])
     del x_all, y_all
     gamma = 2.0
 
-    def focal(logits, target):
+    def focal(logits, target, n_global):
+        # The tutorial's mean over the global batch; DDP averages gradients over ranks, hence * world.
         ce = F.cross_entropy(logits, target, reduction="none")
         pt = torch.exp(-ce)
-        return (alpha[target] * (1 - pt) ** gamma * ce).mean()
+        return (alpha[target] * (1 - pt) ** gamma * ce).sum() * (world / n_global)
 
     times = []
     for _ in range(runs):
@@ -130,9 +144,9 @@ def torch_train(cfg, runs, threads, rank=0, world=1, queue=None):
             dist.barrier()
         t0 = time.perf_counter()
         for _ in range(cfg["epochs"]):
-            for s in range(0, x.shape[0], per_rank):
+            for lo, hi, n in spans:
                 opt.zero_grad(set_to_none=True)
-                loss = focal(model(x[s:s + per_rank]), y[s:s + per_rank])
+                loss = focal(model(x[lo:hi]), y[lo:hi], n)
                 loss.backward()
                 opt.step()
         dt = time.perf_counter() - t0
@@ -181,9 +195,7 @@ def numpy_train(cfg, runs):
     rank, world = comm.Get_rank(), comm.Get_size()
     x_all, y_all = make_data(cfg, cfg["train_rows"], seed=42)
     alpha = inverse_alpha(y_all, cfg["classes"], cfg["train_rows"])
-    per_rank = cfg["batch"] // world
-    idx = np.concatenate([np.arange(b + rank * per_rank, min(b + (rank + 1) * per_rank, cfg["train_rows"]))
-                          for b in range(0, cfg["train_rows"], cfg["batch"])])
+    idx, spans = rank_batches(cfg, rank, world)
     x = np.ascontiguousarray(x_all[idx])
     y = y_all[idx]
     del x_all, y_all
@@ -209,9 +221,8 @@ def numpy_train(cfg, runs):
         comm.Barrier()
         t0 = time.perf_counter()
         for _ in range(cfg["epochs"]):
-            for s in range(0, x.shape[0], per_rank):
-                xb, yb = x[s:s + per_rank], y[s:s + per_rank]
-                n_global = min(cfg["batch"], cfg["train_rows"] - (s // per_rank) * cfg["batch"])
+            for lo, hi, n_global in spans:
+                xb, yb = x[lo:hi], y[lo:hi]
                 acts = [xb]
                 for l, (w, b) in enumerate(views):
                     z = acts[-1] @ w.T + b

@@ -291,15 +291,19 @@ def run_focal(bench, config, ranks, runs):
     return dict(seconds=r["root_seconds"], rss=r["peak_rss_mib"], limit=r["sgemm_limit_gflops"])
 
 
-def run_worker(args_list, what, mpi_ranks=None):
+def run_worker(args_list, what, mpi_ranks=None, attempts=1):
+    """Runs a worker process; `attempts` > 1 retries a failed one (gloo DDP has been seen to abort
+    with "terminate called without an active exception" in about one run of ten here)."""
     cmd = [sys.executable, os.path.abspath(__file__), "--worker"] + args_list
     if mpi_ranks:
         cmd = mpirun_prefix(mpi_ranks) + cmd
     env = clean_env()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if out.returncode != 0:
-        raise RuntimeError(f"{what} failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-3000:]}")
-    return result_line(out.stdout, what)
+    for attempt in range(attempts):
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if out.returncode == 0:
+            return result_line(out.stdout, what)
+        print(f"{what}: attempt {attempt + 1} failed ({out.returncode}): {out.stderr.strip().splitlines()[:1]}", flush=True)
+    raise RuntimeError(f"{what} failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-3000:]}")
 
 
 def worker_main(argv):
@@ -380,7 +384,7 @@ def main():
             if "torch2" not in skip:
                 add("PyTorch 2 threads", lambda: run_worker(["torch", "--config", name, "--runs", str(a.runs), "--threads", "2"], "torch2"))
             if "ddp" not in skip:
-                add("PyTorch DDP gloo 2 proc", lambda: run_worker(["ddp", "--config", name, "--runs", str(a.runs)], "ddp"))
+                add("PyTorch DDP gloo 2 proc", lambda: run_worker(["ddp", "--config", name, "--runs", str(a.runs)], "ddp", attempts=2))
         if have_mpi4py and "numpy" not in skip:
             add("NumPy+mpi4py 2 ranks", lambda: run_worker(["numpy", "--config", name, "--runs", str(a.runs)], "numpy", mpi_ranks=2))
 

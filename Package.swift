@@ -36,8 +36,9 @@ let package = Package(
             swiftSettings: strict),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
         .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
-        // Micro-benchmarks: the Swift allreduce wrapper against plain C MPI_Allreduce, sgemm peak.
-        .executableTarget(name: "focal-bench", dependencies: ["SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
+        // Benchmarks: training throughput against the sgemm peak, step split, data generation, memory,
+        // exact vs plain reduction; the Swift allreduce wrapper against plain C MPI_Allreduce.
+        .executableTarget(name: "focal-bench", dependencies: ["FocalCore", "FocalData", "SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: strict),
         // Spawning mpirun (or a built product) from tests, safely: shared by the test targets below.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),

@@ -1,7 +1,9 @@
-// focal-bench: micro-benchmarks (the Swift allreduce wrapper against plain C MPI_Allreduce; sgemm peak).
+// focal-bench: benchmarks (training throughput against the sgemm peak, data generation, exact vs
+// plain reduction, the Swift allreduce wrapper against plain C MPI_Allreduce; sgemm peak).
 //
-// Usage: focal-bench <subcommand>. Each subcommand is one entry of `subcommands` below; add new
-// ones there. `allreduce` is meant for `mpirun -n 2`; `sgemm` runs without MPI.
+// Usage: focal-bench <subcommand> [options]. Each subcommand is one entry of `subcommands` below;
+// add new ones there. `train`, `datagen`, `reduce` and `allreduce` run under `mpirun -n N`;
+// `sgemm` runs without MPI. docs/PERFORMANCE.md gives the commands and the measured figures.
 
 import CBLAS
 import CMPI
@@ -21,6 +23,18 @@ struct Subcommand {
 }
 
 let subcommands: [Subcommand] = [
+    Subcommand(name: "train",
+               summary: "training samples/s, GFLOP/s vs the concurrent sgemm limit, step split, memory "
+                   + "[--config tutorial|large] [--runs N] [--optimizer-on root|replicated|both] [--ranks-label TEXT] [--chunk-size N] [--samples N] [--sgemm-reps N]",
+               run: trainBench),
+    Subcommand(name: "datagen",
+               summary: "data generation rows/s per rank and peak memory vs shard "
+                   + "[--generator sklearn|counter] [--samples N] [--features N] [--runs N]",
+               run: datagenBench),
+    Subcommand(name: "reduce",
+               summary: "ms per step: exact (fixed-point) reduction vs plain float/double allreduce "
+                   + "[--width N] [--chunks N] [--reps N]",
+               run: reduceBench),
     Subcommand(name: "allreduce",
                summary: "median µs per in-place float allreduce, Swift wrapper vs C MPI_Allreduce (run under mpirun -n 2)",
                run: allreduceBench),

@@ -65,7 +65,10 @@ public final class ExactReducer {
     /// Starts a new step: forgets stored partials.
     public func reset() {
         stored = 0
-        for i in 0..<width { exponents[i] = Self.emptyExponent; maxMagnitude[i] = 0 }
+        // Through buffer pointers: element-wise access to a class's array property costs a
+        // dynamic exclusivity check per element.
+        exponents.withUnsafeMutableBufferPointer { e in for i in 0..<width { e[i] = Self.emptyExponent } }
+        maxMagnitude.withUnsafeMutableBufferPointer { m in m.update(repeating: 0) }
         exponents[width] = Int32.min
         exponents[width + 1] = Int32.min
         exponents[width + 2] = Int32.min
@@ -82,24 +85,22 @@ public final class ExactReducer {
         let base = stored * width
         partials.withUnsafeMutableBufferPointer { p in
             maxMagnitude.withUnsafeMutableBufferPointer { mx in
-                // Branch-free (it vectorises): copy, running max of |v| per element, and a probe
-                // that turns NaN whenever some v is NaN or infinite (v * 0).
-                var probe = 0.0
+                // Branch-free so it vectorises: copy, and a running max of |v| per element that
+                // a NaN replaces (so any NaN or infinity shows up as a non-finite maximum).
                 if let main {
                     for i in 0..<mainCount {
                         let v = Double(main[i])
                         p[base + i] = v
-                        mx[i] = Swift.max(mx[i], v.magnitude)
-                        probe += v * 0
+                        let a = v.magnitude
+                        mx[i] = (a > mx[i] || a != a) ? a : mx[i]
                     }
                 }
                 for j in 0..<extra.count {
                     let v = extra[j], i = mainCount + j
                     p[base + i] = v
-                    mx[i] = Swift.max(mx[i], v.magnitude)
-                    probe += v * 0
+                    let a = v.magnitude
+                    mx[i] = (a > mx[i] || a != a) ? a : mx[i]
                 }
-                if !probe.isFinite { exponents[width] = Int32.max }  // rank filled in by `reduce`
             }
         }
         stored += 1
@@ -115,8 +116,17 @@ public final class ExactReducer {
         // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
         let tag = Int32.max - Int32(comm.rank)
         if exponents[width] == Int32.max { exponents[width] = tag }
-        for i in 0..<width where maxMagnitude[i] > 0 && maxMagnitude[i].isFinite {
-            exponents[i] = Int32(maxMagnitude[i].exponent)
+        let w = width
+        maxMagnitude.withUnsafeBufferPointer { m in
+            exponents.withUnsafeMutableBufferPointer { e in
+                for i in 0..<w where m[i] != 0 {
+                    if m[i].isFinite {
+                        e[i] = Int32(m[i].exponent)
+                    } else {
+                        e[w] = tag  // a NaN or an infinity in this rank's partials
+                    }
+                }
+            }
         }
         if errorCode != 0 { exponents[width + 1] = tag; exponents[width + 2] = errorCode }
         if requestStop { exponents[width + 3] = 1 }
@@ -167,10 +177,15 @@ public final class ExactReducer {
             }
         }
         try allreduce(comm, &fixed, op: .sum, what: "the gradient reduction")
-        for i in 0..<width {
-            let e = exponents[i]
-            result[i] = e == Self.emptyExponent
-                ? 0 : Double(sign: .plus, exponent: Int(e) + 1 - s, significand: Double(fixed[i]))
+        exponents.withUnsafeBufferPointer { e in
+            fixed.withUnsafeBufferPointer { f in
+                result.withUnsafeMutableBufferPointer { r in
+                    for i in 0..<r.count {
+                        r[i] = e[i] == Self.emptyExponent
+                            ? 0 : Double(sign: .plus, exponent: Int(e[i]) + 1 - s, significand: Double(f[i]))
+                    }
+                }
+            }
         }
         return status
     }

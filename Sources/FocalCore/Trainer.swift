@@ -371,7 +371,9 @@ public final class Trainer<T: TrainScalar> {
         }
         let rows = data.trainPlan.batchRows(b).count
         let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])
-        for i in 0..<P { grad[i] = T(sums[i] / divisor) }
+        sums.withUnsafeBufferPointer { sb in
+            grad.withUnsafeMutableBufferPointer { g in for i in 0..<P { g[i] = T(sb[i] / divisor) } }
+        }
         if config.optimizerOn == .replicated || comm.rank == 0 {
             params.withUnsafeMutableBufferPointer { p in
                 grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!) }

@@ -30,6 +30,12 @@ public struct ReduceStatus: Sendable, Equatable {
 public final class ExactReducer {
     /// Values per chunk partial.
     public let width: Int
+    /// False for `--fast-reduce`: chunk partials are added in float64 as they come and one plain
+    /// float64 SUM-allreduce combines the ranks (cheaper, but the bits then depend on the number of
+    /// ranks and on MPI's reduction order).
+    public let exact: Bool
+    /// `[width + 3]`: plain mode's buffer: sums, then non-finite count, error code sum, stop count.
+    private var plain: [Double]
     /// Most chunks this rank stores in one step.
     public let localCapacity: Int
     /// `[localCapacity, width]` row-major: this step's chunk partials.
@@ -51,9 +57,11 @@ public final class ExactReducer {
     /// Exponent of an element that is zero in every chunk.
     static let emptyExponent: Int32 = -4000
 
-    public init(width: Int, localCapacity: Int) {
+    public init(width: Int, localCapacity: Int, exact: Bool = true) {
         self.width = width
-        self.localCapacity = max(1, localCapacity)
+        self.exact = exact
+        plain = [Double](repeating: 0, count: exact ? 0 : width + 3)
+        self.localCapacity = exact ? max(1, localCapacity) : 1
         partials = [Double](repeating: 0, count: self.localCapacity * width)
         exponents = [Int32](repeating: Self.emptyExponent, count: width + 4)
         fixed = [Int64](repeating: 0, count: width)
@@ -69,6 +77,7 @@ public final class ExactReducer {
         // dynamic exclusivity check per element.
         exponents.withUnsafeMutableBufferPointer { e in for i in 0..<width { e[i] = Self.emptyExponent } }
         maxMagnitude.withUnsafeMutableBufferPointer { m in m.update(repeating: 0) }
+        plain.withUnsafeMutableBufferPointer { b in b.update(repeating: 0) }
         exponents[width] = Int32.min
         exponents[width + 1] = Int32.min
         exponents[width + 2] = Int32.min
@@ -80,8 +89,15 @@ public final class ExactReducer {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func add<T: TrainScalar>(main: UnsafePointer<T>?, mainCount: Int, extra: [Double]) {
-        precondition(stored < localCapacity, "ExactReducer: more chunks than capacity \(localCapacity)")
         precondition(mainCount + extra.count == width, "ExactReducer: partial of \(mainCount + extra.count) values, width \(width)")
+        if !exact {
+            plain.withUnsafeMutableBufferPointer { b in
+                if let main { for i in 0..<mainCount { b[i] += Double(main[i]) } }
+                for j in 0..<extra.count { b[mainCount + j] += extra[j] }
+            }
+            return
+        }
+        precondition(stored < localCapacity, "ExactReducer: more chunks than capacity \(localCapacity)")
         let base = stored * width
         partials.withUnsafeMutableBufferPointer { p in
             maxMagnitude.withUnsafeMutableBufferPointer { mx in
@@ -113,6 +129,7 @@ public final class ExactReducer {
     public func reduce(_ comm: Communicator, chunksInStep: Int, result: inout [Double],
                        errorCode: Int32 = 0, requestStop: Bool = false) throws -> ReduceStatus {
         precondition(result.count == width, "ExactReducer.reduce: result must hold width values")
+        if !exact { return try reducePlain(comm, result: &result, errorCode: errorCode, requestStop: requestStop) }
         // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
         let tag = Int32.max - Int32(comm.rank)
         if exponents[width] == Int32.max { exponents[width] = tag }
@@ -187,6 +204,24 @@ public final class ExactReducer {
                 }
             }
         }
+        return status
+    }
+
+    /// `--fast-reduce`: one float64 SUM-allreduce of the rank's running sums and the flags.
+    private func reducePlain(_ comm: Communicator, result: inout [Double], errorCode: Int32,
+                             requestStop: Bool) throws -> ReduceStatus {
+        var bad = 0.0
+        for i in 0..<width where !plain[i].isFinite { bad = 1 }
+        plain[width] = bad
+        plain[width + 1] = Double(errorCode)
+        plain[width + 2] = requestStop ? 1 : 0
+        try allreduce(comm, &plain, op: .sum, what: "the gradient reduction")
+        var status = ReduceStatus(nonFiniteRank: nil, errorRank: nil, errorCode: 0)
+        status.stopRequested = plain[width + 2] > 0
+        // Plain sums cannot say which rank: -1 stands for "some rank".
+        if plain[width] > 0 { status.nonFiniteRank = -1; return status }
+        if plain[width + 1] != 0 { status.errorRank = -1; status.errorCode = Int32(clamping: Int(plain[width + 1])); return status }
+        for i in 0..<width { result[i] = plain[i] }
         return status
     }
 

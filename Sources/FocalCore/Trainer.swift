@@ -50,6 +50,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var stallTimeout: Double?
     /// A fault to inject, for tests of the failure paths (`--debug-fault RANK:STEP:KIND`).
     public var fault: InjectedFault?
+    /// Plain float64 allreduce instead of the exact one (`--fast-reduce`): results then depend on
+    /// the number of ranks, within float64 rounding of the gradient sums.
+    public var fastReduce: Bool = false
     public init() {}
 }
 
@@ -273,7 +276,7 @@ public final class Trainer<T: TrainScalar> {
         myChunks = (0..<plan.batchCount).map { plan.chunks(batch: $0, rank: comm.rank) }
         batchOffsets = plan.localBatchOffsets(rank: comm.rank)
         let capacity = myChunks.map(\.count).max() ?? 1
-        reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity)
+        reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)
     }
 
@@ -363,11 +366,13 @@ public final class Trainer<T: TrainScalar> {
         timings.steps += 1
         if let r = status.nonFiniteRank {
             if config.onNaN == .skip { return nil }
-            throw TrainingError(message: "non-finite loss or gradient at epoch \(epoch), step \(stepIndex) (first seen on rank \(r)); try a smaller --lr, or --on-nan skip",
+            let on = r >= 0 ? "first seen on rank \(r)" : "on some rank"
+            throw TrainingError(message: "non-finite loss or gradient at epoch \(epoch), step \(stepIndex) (\(on)); try a smaller --lr, or --on-nan skip",
                                 failureKind: .numeric)
         }
         if let r = status.errorRank {
-            throw TrainingError(message: "rank \(r) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
+            let who = r >= 0 ? "rank \(r)" : "a rank"
+            throw TrainingError(message: "\(who) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
         }
         let rows = data.trainPlan.batchRows(b).count
         let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])

@@ -189,6 +189,8 @@ struct TrainOptions: ParsableArguments {
     var chunkSize: Int = 256
     @Flag(help: "Visit the batches in a new order each epoch (keyed by --seed and the epoch).")
     var shuffleBatches = false
+    @Flag(help: "Plain float64 gradient allreduce instead of the exact one: a little faster, but results then depend on the number of ranks (within rounding).")
+    var fastReduce = false
     @Option(parsing: .unconditional, help: "Print the loss every this many epochs (0: never).")
     var logEvery: Int = 10
     @Option(parsing: .unconditional, help: "Also evaluate on the held-out split every this many epochs (0: only at the end).")

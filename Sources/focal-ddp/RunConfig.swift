@@ -52,7 +52,7 @@ struct RunConfig: Sendable {
             ("adamw", .bool(t.adam.decoupled)), ("batch_size", t.batchSize.map { .int(Int64($0)) } ?? .null),
             ("chunk_size", .int(Int64(t.chunkSize))), ("shuffle_batches", .bool(t.shuffleBatches)),
             ("shuffle_seed", .int(Int64(t.shuffleSeed))), ("init_seed", .int(Int64(t.initSeed))),
-            ("init", initFile.map { .string($0) } ?? .null), ("on_nan", .string(t.onNaN.rawValue)),
+            ("init", initFile.map { .string($0) } ?? .null), ("on_nan", .string(t.onNaN.rawValue)), ("fast_reduce", .bool(t.fastReduce)),
         ])
     }
     var metricsOut: String?
@@ -109,6 +109,7 @@ extension TrainOptions {
         t.batchSize = batchSize
         t.chunkSize = chunkSize
         t.shuffleBatches = shuffleBatches
+        t.fastReduce = fastReduce
         t.shuffleSeed = UInt64(max(0, data.seed))
         t.logEvery = logEvery
         t.evalEvery = evalEvery

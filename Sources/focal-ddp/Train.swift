@@ -330,7 +330,7 @@ private func configRecord<T>(_ c: RunConfig, shape: MLPShape, alpha: [Double], d
         ("eps", .number(t.adam.eps)), ("weight_decay", .number(t.adam.weightDecay)), ("adamw", .bool(t.adam.decoupled)),
         ("optimizer_on", .string(t.optimizerOn.rawValue)), ("epochs", .int(Int64(t.epochs))),
         ("batch_size", .int(Int64(t.batchSize ?? data.globalTrainRows))), ("chunk_size", .int(Int64(t.chunkSize))),
-        ("shuffle_batches", .bool(t.shuffleBatches)), ("init_seed", .int(Int64(t.initSeed))),
+        ("shuffle_batches", .bool(t.shuffleBatches)), ("fast_reduce", .bool(t.fastReduce)), ("init_seed", .int(Int64(t.initSeed))),
         ("init", c.initFile.map { .string($0) } ?? .null), ("ranks", .int(Int64(ranks))),
     ]
     return .object(fields)

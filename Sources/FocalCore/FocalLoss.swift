@@ -39,29 +39,44 @@ public func focalLossSums<T: TrainScalar>(logits: UnsafePointer<T>, targets: Uns
                                           classes k: Int, alpha: UnsafePointer<T>, gamma: T,
                                           dLogits: UnsafeMutablePointer<T>?) -> LossSums {
     var sums = LossSums()
+    // (1 - pt)^gamma: a multiplication for the common integer gammas (pow is the costliest call
+    // per row), pow otherwise. pow(0, 0) = 1 keeps gamma 0 as cross-entropy.
+    let power: (T) -> T
+    switch gamma {
+    case 0: power = { _ in 1 }
+    case 1: power = { $0 }
+    case 2: power = { $0 * $0 }
+    default: power = { T.pow($0, gamma) }
+    }
     for r in 0..<rows {
         let z = logits + r * k
         let t = Int(targets[r])
         precondition(t >= 0 && t < k, "focalLossSums: target \(t) outside 0..<\(k)")
         var zmax = z[0]
         for j in 1..<max(k, 1) where z[j] > zmax { zmax = z[j] }
+        // exp(z_j - max) once per class; kept in the gradient row when there is one.
+        let dz = dLogits.map { $0 + r * k }
         var s: T = 0
-        for j in 0..<k { s += T.exp(z[j] - zmax) }
+        for j in 0..<k {
+            let e = T.exp(z[j] - zmax)
+            dz?[j] = e
+            s += e
+        }
         let logS = T.log(s)
         // As torch's log_softmax: ce = -((z_t - max) - log Σ exp(z - max)), never below 0.
         let ce = max(0, logS - (z[t] - zmax))
         let pt = T.exp(-ce)
         let omp = -T.expm1(-ce)                       // 1 - pt without cancellation
-        let focal = T.pow(omp, gamma)                 // pow(0, 0) = 1: gamma 0 is cross-entropy
+        let focal = power(omp)
         let a = alpha[t]
         sums.loss += Double(a * focal * ce)
         sums.weight += Double(a)
-        if let d = dLogits {
+        if let dz {
             let ratio: T = omp > 0 ? ce / omp : 1        // ce / (1 - pt) -> 1 as ce -> 0
             let g = a * focal * (1 + gamma * pt * ratio)
-            let dz = d + r * k
+            let inv = 1 / s
             for j in 0..<k {
-                let p = T.exp(z[j] - zmax - logS)
+                let p = dz[j] * inv                      // softmax_j
                 dz[j] = g * (j == t ? p - 1 : p)
             }
         }

@@ -96,8 +96,10 @@ struct Console {
     let rank: Int
     let quiet: Bool
     let level: LogLevel
-    func info(_ s: String) { if rank == 0 && !quiet && level >= .info { print(s) } }
-    func summary(_ s: String) { if rank == 0 { print(s) } }
+    // Flushed at once: under mpirun a rank's output is a pipe, and a log line should not wait
+    // in a buffer (users watch it; a signalled job must not lose it).
+    func info(_ s: String) { if rank == 0 && !quiet && level >= .info { print(s); fflush(nil) } }
+    func summary(_ s: String) { if rank == 0 { print(s); fflush(nil) } }
     /// Debug lines come from every rank, prefixed by it.
     func debug(_ s: String) { if level >= .debug { print("[rank \(rank)] \(s)") } }
 }

@@ -75,6 +75,8 @@ func printHelp(for arguments: [String], fallback: String) {
 
 // MARK: - main
 
+// SIGTERM/SIGINT from the start: a signal during start-up stops the run at its first step.
+installStopHandlers()
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command: ParsableCommand
 do {

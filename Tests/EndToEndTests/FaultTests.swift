@@ -70,13 +70,19 @@ final class FaultTests: XCTestCase {
     func testSIGTERMWritesCheckpointAndResumes() throws {
         let dir = try FocalRun.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let common = ["--epochs", "3000", "--log-every", "1000", "--hidden", "8"]
+        // Long enough that the signal (mpirun forwards it to the ranks after ~1 s here) lands mid-run.
+        let common = ["--epochs", "8000", "--log-every", "1000", "--hidden", "8"]
         let full = dir.appendingPathComponent("full.safetensors").path
         XCTAssertEqual(try FocalRun.run(common + ["--save-model", full], timeout: 300).status, 0)
         let ck = dir.appendingPathComponent("ck").path
         let job = try MPIRun.start(try FocalRun.binary, ranks: 2,
                                    arguments: common + ["--checkpoint-dir", ck, "--checkpoint-every", "0"])
-        Thread.sleep(forTimeInterval: 2.5)
+        // Signal once training has started (the first loss line is out), so the job is mid-run.
+        let started = Date()
+        while !((try? String(contentsOfFile: job.outPath, encoding: .utf8)) ?? "").contains("Epoch: 0"),
+              Date().timeIntervalSince(started) < 60 {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         job.signal(SIGTERM)
         let r = try job.wait(timeout: 30)
         XCTAssertNotEqual(r.status, 0)

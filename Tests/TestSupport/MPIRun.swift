@@ -69,7 +69,8 @@ public enum MPIRun {
         public let pid: pid_t
         public let command: String
         let directory: URL
-        var outPath: String { directory.appendingPathComponent("stdout").path }
+        /// The child's standard output file (readable while it runs).
+        public var outPath: String { directory.appendingPathComponent("stdout").path }
         var errPath: String { directory.appendingPathComponent("stderr").path }
 
         init(pid: pid_t, command: String, directory: URL) {

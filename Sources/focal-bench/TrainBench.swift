@@ -107,6 +107,12 @@ func peakRSSMiB() -> Double {
 /// time after a barrier: the rate each rank reaches while the others compete for memory and
 /// cache. Returns this rank's median GFLOP/s over `reps` calls (2MNK flops per call).
 func concurrentSgemmGFlops(comm: Communicator, reps: Int) throws -> Double {
+    try sgemmGFlops(reps: reps, beforeTiming: { try comm.barrier() })
+}
+
+/// Median GFLOP/s of single-thread `cblas_sgemm` 4096x256x256 (row-major, C = A·B, 2MNK flops
+/// per call) over `reps` calls, after one warm-up call and `beforeTiming` (e.g. a barrier).
+func sgemmGFlops(reps: Int, beforeTiming: () throws -> Void = {}) rethrows -> Double {
     openblas_set_num_threads(1)
     let m = 4096, n = 256, k = 256
     /// A `[m, k]`, B `[k, n]`, C `[m, n]`, row-major.
@@ -122,7 +128,7 @@ func concurrentSgemmGFlops(comm: Communicator, reps: Int) throws -> Double {
         return now() - t0
     }
     _ = once()
-    try comm.barrier()
+    try beforeTiming()
     let times = (0..<reps).map { _ in once() }
     return 2 * Double(m * n * k) / median(times) / 1e9
 }

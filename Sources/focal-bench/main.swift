@@ -139,25 +139,8 @@ func allreduceBench(_ arguments: [String]) throws -> Int32 {
 
 /// C[M,N] = A[M,K] · B[K,N], row-major, M=4096, N=256, K=256, one OpenBLAS thread; 2MNK flops.
 func sgemmBench(_ arguments: [String]) throws -> Int32 {
-    openblas_set_num_threads(1)
-    let m = 4096, n = 256, k = 256
-    /// A: [m, k] row-major; B: [k, n] row-major; C: [m, n] row-major.
-    let a = (0..<(m * k)).map { Float(($0 % 17) - 8) * 0.01 }
-    let b = (0..<(k * n)).map { Float(($0 % 13) - 6) * 0.01 }
-    var c = [Float](repeating: 0, count: m * n)
-    func once() -> Double {
-        let t0 = now()
-        c.withUnsafeMutableBufferPointer { cp in
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        1, a, Int32(k), b, Int32(n), 0, cp.baseAddress, Int32(n))
-        }
-        return now() - t0
-    }
-    _ = once()
-    let times = (0..<9).map { _ in once() }
-    let gflops = 2 * Double(m * n * k) / median(times) / 1e9
-    print("sgemm \(m)x\(n)x\(k) (MxNxK), 1 thread: \(fixed(gflops, 1)) GFLOP/s (median of \(times.count) runs, "
-          + "\(fixed(median(times) * 1e3, 2)) ms)")
+    let gflops = try sgemmGFlops(reps: 9)
+    print("sgemm 4096x256x256 (MxNxK), 1 thread: \(fixed(gflops, 1)) GFLOP/s (median of 9 runs)")
     return 0
 }
 

@@ -51,16 +51,8 @@ public struct MLPShape: Codable, Sendable, Equatable, CustomStringConvertible {
 /// not PyTorch's: its generator is not reproduced; use `--init` to start from PyTorch's.)
 public func initialParameters<T: TrainScalar>(_ shape: MLPShape, seed: UInt64, as: T.Type = T.self) -> [T] {
     var p = [T](repeating: 0, count: shape.parameterCount)
-    var state = seed &+ 0x9E37_79B9_7F4A_7C15
-    func next() -> Double {
-        // SplitMix64 (Steele, Lea, Flood 2014), 53-bit uniform in [0, 1).
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Double(z >> 11) * 0x1.0p-53
-    }
+    var rng = SplitMix64(state: seed &+ 0x9E37_79B9_7F4A_7C15)
+    func next() -> Double { Double(rng.next() >> 11) * 0x1.0p-53 }  // 53-bit uniform in [0, 1)
     for l in 0..<shape.layerCount {
         let bound = 1.0 / Double(shape.inputs(l)).squareRoot()
         let w = shape.weightOffset(l)
@@ -69,6 +61,21 @@ public func initialParameters<T: TrainScalar>(_ shape: MLPShape, seed: UInt64, a
         for i in 0..<shape.outputs(l) { p[b + i] = T(bound * (2 * next() - 1)) }
     }
     return p
+}
+
+// MARK: - SplitMix64
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator for the replicated decisions
+/// every rank makes alike (initial parameters, batch order).
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
 
 // MARK: - Workspace and passes

@@ -285,26 +285,19 @@ public final class Trainer<T: TrainScalar> {
         var order = Array(0..<data.trainPlan.batchCount)
         guard config.shuffleBatches, order.count > 1 else { return order }
         // Fisher-Yates with SplitMix64 keyed by (seed, epoch): independent of the ranks.
-        var state = config.shuffleSeed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03
-        func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
+        var rng = SplitMix64(state: config.shuffleSeed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
         for i in stride(from: order.count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
+            let j = Int(rng.next() % UInt64(i + 1))
             order.swapAt(i, j)
         }
         return order
     }
 
-    /// Runs one global batch: returns the batch's (loss sum, weight sum, rows), or nil when the
-    /// step was skipped for a non-finite value.
     /// True after a step in which some rank asked to stop (every rank sees the same value).
     public private(set) var stopAgreed = false
 
+    /// Runs one global batch: returns the batch's (loss sum, weight sum, rows), or nil when the
+    /// step was skipped for a non-finite value.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
@@ -314,7 +307,7 @@ public final class Trainer<T: TrainScalar> {
         if let f = config.fault, f.rank == comm.rank, f.step == stepIndex {
             switch f.kind {
             case .hang: while true { sleep(3600) }
-            case .exit: exit(9)
+            case .exit: exit(9)  // a crash, on purpose: the one exit() outside main, for fault tests
             case .error: injectError = 99
             case .nan: break
             }

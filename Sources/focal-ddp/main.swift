@@ -75,8 +75,6 @@ func printHelp(for arguments: [String], fallback: String) {
 
 // MARK: - main
 
-// SIGTERM/SIGINT from the start: a signal during start-up stops the run at its first step.
-installStopHandlers()
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command: ParsableCommand
 do {
@@ -99,5 +97,9 @@ guard let runnable = command as? RankedCommand else {
     if launchRank == 0 { printHelp(for: arguments, fallback: FocalDDP.helpMessage()) }
     finish(0)
 }
+// Training turns SIGTERM/SIGINT into a stop at the next step boundary (with a checkpoint), from
+// before MPI starts, so a signal during start-up stops the run at its first step. The other
+// commands keep the default action: Ctrl-C ends them at once.
+if runnable is Train { installStopHandlers() }
 let status = runnable.execute(arguments: arguments)
 finish(status)

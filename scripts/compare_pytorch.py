@@ -6,8 +6,7 @@ Runs focal-bench first (under mpirun at 1 and 2 ranks), then each Python contend
 process(es), and prints one table with samples/s (training loop only: data generation and model
 construction excluded), peak memory per process and the ratios focal / other.
 
-Installs nothing. PyTorch: `pip install torch` (CPU wheels:
-`pip install torch --index-url https://download.pytorch.org/whl/cpu`); optional NumPy + mpi4py:
+Installs nothing. PyTorch: `pip install torch` (the CPU-only build is enough); optional NumPy + mpi4py:
 `pip install numpy mpi4py` (needs an MPI library, e.g. `apt-get install libopenmpi-dev openmpi-bin`).
 
 Usage (from the repository root, after `swift build -c release --product focal-bench`):
@@ -341,7 +340,7 @@ def main():
     except ImportError:
         have_torch = False
         print("PyTorch is not installed: `pip install torch` (CPU wheels: "
-              "`pip install torch --index-url https://download.pytorch.org/whl/cpu`). Skipping it.")
+              "`pip install torch` (the CPU-only build is enough)). Skipping it.")
     try:
         import mpi4py  # noqa: F401
         import numpy  # noqa: F401

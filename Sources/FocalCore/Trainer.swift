@@ -254,6 +254,8 @@ public final class Trainer<T: TrainScalar> {
     private let reducer: ExactReducer
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]
+    /// `[2]`: one chunk's loss sum and alpha sum (kept to avoid an allocation per step).
+    private var extraSums = [0.0, 0.0]
     /// Per batch: this rank's chunks, and the local row offset of the batch's first owned row.
     private let myChunks: [[Chunk]]
     private let batchOffsets: [Int]
@@ -312,7 +314,6 @@ public final class Trainer<T: TrainScalar> {
             case .nan: break
             }
         }
-        var extra = [0.0, 0.0]
         let chunks = myChunks[b]
         let firstRow = chunks.first?.rows.lowerBound ?? 0
         params.withUnsafeBufferPointer { pb in
@@ -336,9 +337,9 @@ public final class Trainer<T: TrainScalar> {
                                                        grad: gb.baseAddress!)
                                     t1 = monotonicSeconds(); timings.backward += t1 - t0
                                     if let f = config.fault, f.kind == .nan, f.rank == comm.rank, f.step == stepIndex { gb[0] = .nan }
-                                    extra[0] = s.loss
-                                    extra[1] = s.weight
-                                    reducer.add(main: UnsafePointer(gb.baseAddress!), mainCount: P, extra: extra)
+                                    extraSums[0] = s.loss
+                                    extraSums[1] = s.weight
+                                    reducer.add(main: UnsafePointer(gb.baseAddress!), mainCount: P, extra: extraSums)
                                 }
                             }
                         }

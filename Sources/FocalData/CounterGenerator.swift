@@ -299,26 +299,14 @@ public struct CounterDataSource: DataSource, Sendable {
         var z = [Double](repeating: 0, count: 2 * ((informative + noise + 1) / 2))
         var scratch = [Double](repeating: 0, count: features)
         var label: Int32 = 0
-        transforms.withUnsafeBufferPointer { a in
-        centres.withUnsafeBufferPointer { centre in
-        redundantMap.withUnsafeBufferPointer { b in
-        repeatedSources.withUnsafeBufferPointer { rep in
-        shifts.withUnsafeBufferPointer { shift in
-        scales.withUnsafeBufferPointer { scale in
-        columnOrder.withUnsafeBufferPointer { order in
-        clusterStart.withUnsafeBufferPointer { starts in
-        scratch.withUnsafeMutableBufferPointer { sb in
-        z.withUnsafeMutableBufferPointer { zb in
-        x.withUnsafeMutableBufferPointer { xb in
-            let kernel = RowKernel(
-                informative: informative, redundant: redundant, repeated: repeated, noise: noise,
-                features: features, classes: classes, clusters: clusters, flipY: flipY, key: sampleKey,
-                transforms: a.baseAddress!, centres: centre.baseAddress!, redundantMap: b.baseAddress,
-                repeatedSources: rep.baseAddress, shifts: shift.baseAddress!, scales: scale.baseAddress!,
-                columnOrder: order.baseAddress!, clusterStart: starts.baseAddress!, scratch: sb.baseAddress!)
-            let flip = RowKernel.scalarDraws(g, pairs: zb.count / 2, key: sampleKey, into: zb.baseAddress!)
-            label = kernel.generate(g, normals: zb.baseAddress!, flip: flip, into: xb.baseAddress!)
-        }}}}}}}}}}}
+        withRowKernel(scratch: &scratch) { kernel in
+            z.withUnsafeMutableBufferPointer { zb in
+                x.withUnsafeMutableBufferPointer { xb in
+                    let flip = RowKernel.scalarDraws(g, pairs: zb.count / 2, key: sampleKey, into: zb.baseAddress!)
+                    label = kernel.generate(g, normals: zb.baseAddress!, flip: flip, into: xb.baseAddress!)
+                }
+            }
+        }
         return (x, label)
     }
 
@@ -336,24 +324,9 @@ public struct CounterDataSource: DataSource, Sendable {
         var x = [Double](repeating: 0, count: total * features)
         var y = [Int32](repeating: 0, count: total)
         var scratch = [Double](repeating: 0, count: features)
-        // Raw views of the global state, taken once per call (no reference counting per row).
-        transforms.withUnsafeBufferPointer { a in
-        centres.withUnsafeBufferPointer { centre in
-        redundantMap.withUnsafeBufferPointer { b in
-        repeatedSources.withUnsafeBufferPointer { rep in
-        shifts.withUnsafeBufferPointer { shift in
-        scales.withUnsafeBufferPointer { scale in
-        columnOrder.withUnsafeBufferPointer { order in
-        clusterStart.withUnsafeBufferPointer { starts in
-        scratch.withUnsafeMutableBufferPointer { sb in
+        withRowKernel(scratch: &scratch) { kernel in
         x.withUnsafeMutableBufferPointer { xb in
         y.withUnsafeMutableBufferPointer { yb in
-            let kernel = RowKernel(
-                informative: informative, redundant: redundant, repeated: repeated, noise: noise,
-                features: features, classes: classes, clusters: clusters, flipY: flipY, key: sampleKey,
-                transforms: a.baseAddress!, centres: centre.baseAddress!, redundantMap: b.baseAddress,
-                repeatedSources: rep.baseAddress, shifts: shift.baseAddress!, scales: scale.baseAddress!,
-                columnOrder: order.baseAddress!, clusterStart: starts.baseAddress!, scratch: sb.baseAddress!)
             var batch = RowBatch(capacity: RowBatch.rows, pairsPerRow: (informative + noise + 1) / 2)
             var rowsInBatch: [Int] = []
             rowsInBatch.reserveCapacity(RowBatch.rows)
@@ -376,8 +349,29 @@ public struct CounterDataSource: DataSource, Sendable {
                 }
             }
             if !rowsInBatch.isEmpty { flush() }
-        }}}}}}}}}}}
+        }}}
         return Rows(features: features, x: x, y: y)
+    }
+
+    /// Runs `body` with a `RowKernel` over raw views of the global state, taken once per call (no
+    /// reference counting per row); `scratch` is `[features]`.
+    private func withRowKernel<R>(scratch: inout [Double], _ body: (RowKernel) -> R) -> R {
+        transforms.withUnsafeBufferPointer { a in
+        centres.withUnsafeBufferPointer { centre in
+        redundantMap.withUnsafeBufferPointer { b in
+        repeatedSources.withUnsafeBufferPointer { rep in
+        shifts.withUnsafeBufferPointer { shift in
+        scales.withUnsafeBufferPointer { scale in
+        columnOrder.withUnsafeBufferPointer { order in
+        clusterStart.withUnsafeBufferPointer { starts in
+        scratch.withUnsafeMutableBufferPointer { sb in
+            body(RowKernel(
+                informative: informative, redundant: redundant, repeated: repeated, noise: noise,
+                features: features, classes: classes, clusters: clusters, flipY: flipY, key: sampleKey,
+                transforms: a.baseAddress!, centres: centre.baseAddress!, redundantMap: b.baseAddress,
+                repeatedSources: rep.baseAddress, shifts: shift.baseAddress!, scales: scale.baseAddress!,
+                columnOrder: order.baseAddress!, clusterStart: starts.baseAddress!, scratch: sb.baseAddress!))
+        }}}}}}}}}
     }
 }
 

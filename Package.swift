@@ -29,9 +29,10 @@ let package = Package(
         .target(name: "SwiftMPI", dependencies: ["CMPI", "Collectives"], swiftSettings: strict),
         .target(name: "FocalData", dependencies: ["Collectives"], swiftSettings: strict),
         .target(name: "FocalCore", dependencies: ["FocalData", "Collectives", "CBLAS"], swiftSettings: strict),
+        .target(name: "FocalRun", dependencies: ["FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
         .executableTarget(
             name: "focal-ddp",
-            dependencies: ["FocalCore", "FocalData", "Collectives", "SwiftMPI",
+            dependencies: ["FocalRun", "FocalCore", "FocalData", "Collectives", "SwiftMPI",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).

@@ -16,15 +16,62 @@
 // Cost per step: an Int32 and an Int64 allreduce of the vector's length.
 import Collectives
 
-/// Outcome of the status slots of one reduction.
+/// The step's status as every rank sees it after the reduction: a typed view over the slots that
+/// ride at the end of the step's own collective (no extra message).
+///
+/// Exact mode, four `Int32` slots after the exponents, combined by MAX: non-finite seen
+/// (`Int32.max - rank`, so the lowest rank wins), error (`Int32.max - rank`), that error's code,
+/// stop requested (1). Empty slots hold `Int32.min` (0 for the stop slot). Plain mode
+/// (`--fast-reduce`), three `Double` slots after the sums, combined by SUM: non-finite count,
+/// error-code sum, stop count; sums cannot name a rank, so -1 stands for "some rank".
 public struct ReduceStatus: Sendable, Equatable {
-    /// Lowest rank that saw a non-finite partial, if any.
+    /// Lowest rank that saw a non-finite partial, if any (-1: some rank).
     public var nonFiniteRank: Int?
-    /// Lowest rank that reported an error, if any, with its code.
+    /// Lowest rank that reported an error, if any (-1: some rank), with its code.
     public var errorRank: Int?
-    public var errorCode: Int32
+    public var errorCode: Int32 = 0
     /// Some rank asked every rank to stop after this step (a SIGTERM or SIGINT).
     public var stopRequested: Bool = false
+
+    /// Slots after the exponents in exact mode, and after the sums in plain mode.
+    static let exactSlots = 4, plainSlots = 3
+
+    /// Writes this rank's flags into the four exact-mode slots starting at `base` (MAX-combined).
+    static func encodeExact(rank: Int, nonFinite: Bool, errorCode: Int32, stop: Bool,
+                            into e: inout [Int32], at base: Int) {
+        let tag = Int32.max - Int32(rank)
+        e[base] = nonFinite ? tag : Int32.min
+        e[base + 1] = errorCode != 0 ? tag : Int32.min
+        e[base + 2] = errorCode != 0 ? errorCode : Int32.min
+        e[base + 3] = stop ? 1 : 0
+    }
+
+    /// Reads the four exact-mode slots at `base` after the MAX-allreduce.
+    init(exact e: [Int32], at base: Int) {
+        stopRequested = e[base + 3] != 0
+        if e[base] > Int32.min { nonFiniteRank = Int(Int32.max - e[base]) }
+        if e[base + 1] > Int32.min {
+            errorRank = Int(Int32.max - e[base + 1])
+            errorCode = e[base + 2]
+        }
+    }
+
+    /// Writes this rank's flags into the three plain-mode slots at `base` (SUM-combined).
+    static func encodePlain(nonFinite: Bool, errorCode: Int32, stop: Bool, into p: inout [Double], at base: Int) {
+        p[base] = nonFinite ? 1 : 0
+        p[base + 1] = Double(errorCode)
+        p[base + 2] = stop ? 1 : 0
+    }
+
+    /// Reads the three plain-mode slots at `base` after the SUM-allreduce.
+    init(plain p: [Double], at base: Int) {
+        stopRequested = p[base + 2] > 0
+        if p[base] > 0 { nonFiniteRank = -1; return }
+        if p[base + 1] != 0 { errorRank = -1; errorCode = Int32(clamping: Int(p[base + 1])) }
+    }
+
+    /// True when the step's sums cannot be used (a non-finite value or a rank's error).
+    public var failed: Bool { nonFiniteRank != nil || errorRank != nil }
 }
 
 public final class ExactReducer {
@@ -34,15 +81,14 @@ public final class ExactReducer {
     /// float64 SUM-allreduce combines the ranks (cheaper, but the bits then depend on the number of
     /// ranks and on MPI's reduction order).
     public let exact: Bool
-    /// `[width + 3]`: plain mode's buffer: sums, then non-finite count, error code sum, stop count.
+    /// `[width + 3]`: plain mode's buffer: sums, then the status slots (`ReduceStatus`).
     private var plain: [Double]
     /// Most chunks this rank stores in one step.
     public let localCapacity: Int
     /// `[localCapacity, width]` row-major: this step's chunk partials.
     private var partials: [Double]
     private var stored = 0
-    /// `[width + 4]`: per-element max exponent, then flags: nonFinite (Int32.max - rank),
-    /// error (Int32.max - rank), error code, stop requested (1).
+    /// `[width + 4]`: per-element max exponent, then the status slots (`ReduceStatus`).
     private var exponents: [Int32]
     /// Seconds a collective may take before `reduce` gives up with `CommError.timedOut`
     /// (nil: wait forever). A stuck collective is only escaped by aborting the job.
@@ -60,10 +106,10 @@ public final class ExactReducer {
     public init(width: Int, localCapacity: Int, exact: Bool = true) {
         self.width = width
         self.exact = exact
-        plain = [Double](repeating: 0, count: exact ? 0 : width + 3)
+        plain = [Double](repeating: 0, count: exact ? 0 : width + ReduceStatus.plainSlots)
         self.localCapacity = exact ? max(1, localCapacity) : 1
         partials = [Double](repeating: 0, count: self.localCapacity * width)
-        exponents = [Int32](repeating: Self.emptyExponent, count: width + 4)
+        exponents = [Int32](repeating: Self.emptyExponent, count: width + ReduceStatus.exactSlots)
         fixed = [Int64](repeating: 0, count: width)
         scales = [Double](repeating: 0, count: width)
         maxMagnitude = [Double](repeating: 0, count: width)
@@ -78,10 +124,6 @@ public final class ExactReducer {
         exponents.withUnsafeMutableBufferPointer { e in for i in 0..<width { e[i] = Self.emptyExponent } }
         maxMagnitude.withUnsafeMutableBufferPointer { m in m.update(repeating: 0) }
         plain.withUnsafeMutableBufferPointer { b in b.update(repeating: 0) }
-        exponents[width] = Int32.min
-        exponents[width + 1] = Int32.min
-        exponents[width + 2] = Int32.min
-        exponents[width + 3] = 0
     }
 
     /// Adds one chunk's partial: `main` `[mainCount]` in the training precision, then `extra`
@@ -130,32 +172,24 @@ public final class ExactReducer {
                        errorCode: Int32 = 0, requestStop: Bool = false) throws -> ReduceStatus {
         precondition(result.count == width, "ExactReducer.reduce: result must hold width values")
         if !exact { return try reducePlain(comm, result: &result, errorCode: errorCode, requestStop: requestStop) }
-        // Flags encode "lowest rank wins" under MAX as Int32.max - rank.
-        let tag = Int32.max - Int32(comm.rank)
-        if exponents[width] == Int32.max { exponents[width] = tag }
         let w = width
+        var nonFinite = false
         maxMagnitude.withUnsafeBufferPointer { m in
             exponents.withUnsafeMutableBufferPointer { e in
                 for i in 0..<w where m[i] != 0 {
                     if m[i].isFinite {
                         e[i] = Int32(m[i].exponent)
                     } else {
-                        e[w] = tag  // a NaN or an infinity in this rank's partials
+                        nonFinite = true  // a NaN or an infinity in this rank's partials
                     }
                 }
             }
         }
-        if errorCode != 0 { exponents[width + 1] = tag; exponents[width + 2] = errorCode }
-        if requestStop { exponents[width + 3] = 1 }
+        ReduceStatus.encodeExact(rank: comm.rank, nonFinite: nonFinite, errorCode: errorCode, stop: requestStop,
+                                 into: &exponents, at: width)
         try allreduce(comm, &exponents, op: .max, what: "the exponent agreement of the gradient reduction")
-        var status = ReduceStatus(nonFiniteRank: nil, errorRank: nil, errorCode: 0)
-        status.stopRequested = exponents[width + 3] != 0
-        if exponents[width] > Int32.min { status.nonFiniteRank = Int(Int32.max - exponents[width]) }
-        if exponents[width + 1] > Int32.min {
-            status.errorRank = Int(Int32.max - exponents[width + 1])
-            status.errorCode = exponents[width + 2]
-        }
-        if status.nonFiniteRank != nil || status.errorRank != nil { return status }
+        let status = ReduceStatus(exact: exponents, at: width)
+        if status.failed { return status }
 
         let s = Self.precisionBits(chunks: chunksInStep)
         partials.withUnsafeBufferPointer { p in
@@ -210,17 +244,12 @@ public final class ExactReducer {
     /// `--fast-reduce`: one float64 SUM-allreduce of the rank's running sums and the flags.
     private func reducePlain(_ comm: Communicator, result: inout [Double], errorCode: Int32,
                              requestStop: Bool) throws -> ReduceStatus {
-        var bad = 0.0
-        for i in 0..<width where !plain[i].isFinite { bad = 1 }
-        plain[width] = bad
-        plain[width + 1] = Double(errorCode)
-        plain[width + 2] = requestStop ? 1 : 0
+        var bad = false
+        for i in 0..<width where !plain[i].isFinite { bad = true }
+        ReduceStatus.encodePlain(nonFinite: bad, errorCode: errorCode, stop: requestStop, into: &plain, at: width)
         try allreduce(comm, &plain, op: .sum, what: "the gradient reduction")
-        var status = ReduceStatus(nonFiniteRank: nil, errorRank: nil, errorCode: 0)
-        status.stopRequested = plain[width + 2] > 0
-        // Plain sums cannot say which rank: -1 stands for "some rank".
-        if plain[width] > 0 { status.nonFiniteRank = -1; return status }
-        if plain[width + 1] != 0 { status.errorRank = -1; status.errorCode = Int32(clamping: Int(plain[width + 1])); return status }
+        let status = ReduceStatus(plain: plain, at: width)
+        if status.failed { return status }
         for i in 0..<width { result[i] = plain[i] }
         return status
     }

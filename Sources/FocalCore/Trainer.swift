@@ -48,30 +48,25 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var onNaN: NaNPolicy = .stop
     /// Seconds a step's collectives may take before the job is declared stalled (nil: forever).
     public var stallTimeout: Double?
-    /// A fault to inject, for tests of the failure paths (`--debug-fault RANK:STEP:KIND`).
-    public var fault: InjectedFault?
     /// Plain float64 allreduce instead of the exact one (`--fast-reduce`): results then depend on
     /// the number of ranks, within float64 rounding of the gradient sums.
     public var fastReduce: Bool = false
     public init() {}
 }
 
-/// A deliberate failure on one rank at one global step (tests of the no-hang guarantees).
-public struct InjectedFault: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable, CaseIterable {
-        /// The rank's gradient becomes NaN.
-        case nan
-        /// The rank reports a local error through the step's collective.
-        case error
-        /// The rank stops calling collectives (sleeps), as a deadlocked rank would.
-        case hang
-        /// The rank's process exits at once, as a crashed one would.
-        case exit
+/// Fixed points of a step where a test can intervene (fault injection, `--debug-fault`). The
+/// trainer only calls them; production runs install none, and the step carries no fault branches.
+public struct StepHooks<T: TrainScalar> {
+    /// At the start of global step `step`, on this rank, before any work. Returns a local error
+    /// code to report to every rank through the step's own collective (0: none).
+    public var stepStart: ((_ step: Int) -> Int32)?
+    /// After each chunk's backward pass, with that chunk's gradient `[parameterCount]`.
+    public var afterBackward: ((_ step: Int, _ chunkGradient: UnsafeMutableBufferPointer<T>) -> Void)?
+    public init(stepStart: ((Int) -> Int32)? = nil,
+                afterBackward: ((Int, UnsafeMutableBufferPointer<T>) -> Void)? = nil) {
+        self.stepStart = stepStart
+        self.afterBackward = afterBackward
     }
-    public var rank: Int
-    public var step: Int
-    public var kind: Kind
-    public init(rank: Int, step: Int, kind: Kind) { self.rank = rank; self.step = step; self.kind = kind }
 }
 
 /// Where training stands between two steps; enough to resume with identical results.
@@ -221,13 +216,6 @@ public struct TrainingError: Error, CustomStringConvertible, ClassifiedError, Se
     }
 }
 
-/// Monotonic seconds.
-@inline(__always) public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-}
-
 // MARK: - Trainer
 
 public final class Trainer<T: TrainScalar> {
@@ -241,6 +229,8 @@ public final class Trainer<T: TrainScalar> {
     public var params: [T]
     public let adam: Adam<T>
     public private(set) var timings = StepTimings()
+    /// Test hooks called at fixed points of each step (none in production).
+    public var hooks = StepHooks<T>()
 
     private let workspace: MLPWorkspace<T>
     /// `[parameterCount]` one chunk's gradient.
@@ -305,15 +295,7 @@ public final class Trainer<T: TrainScalar> {
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
         let P = shape.parameterCount, K = data.classes, F = data.features
         reducer.reset()
-        var injectError: Int32 = 0
-        if let f = config.fault, f.rank == comm.rank, f.step == stepIndex {
-            switch f.kind {
-            case .hang: while true { sleep(3600) }
-            case .exit: exit(9)  // a crash, on purpose: the one exit() outside main, for fault tests
-            case .error: injectError = 99
-            case .nan: break
-            }
-        }
+        let localError = hooks.stepStart?(stepIndex) ?? 0
         let chunks = myChunks[b]
         let firstRow = chunks.first?.rows.lowerBound ?? 0
         params.withUnsafeBufferPointer { pb in
@@ -336,7 +318,7 @@ public final class Trainer<T: TrainScalar> {
                                     workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
                                                        grad: gb.baseAddress!)
                                     t1 = monotonicSeconds(); timings.backward += t1 - t0
-                                    if let f = config.fault, f.kind == .nan, f.rank == comm.rank, f.step == stepIndex { gb[0] = .nan }
+                                    hooks.afterBackward?(stepIndex, gb)
                                     extraSums[0] = s.loss
                                     extraSums[1] = s.weight
                                     reducer.add(main: UnsafePointer(gb.baseAddress!), mainCount: P, extra: extraSums)
@@ -351,7 +333,7 @@ public final class Trainer<T: TrainScalar> {
         let status: ReduceStatus
         do {
             status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
-                                        errorCode: injectError, requestStop: requestStop)
+                                        errorCode: localError, requestStop: requestStop)
         } catch let CommError.timedOut(operation, seconds) {
             throw CommError.timedOut(operation: "\(operation) at epoch \(epoch), step \(stepIndex)", seconds: seconds)
         }

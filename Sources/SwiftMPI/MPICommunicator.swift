@@ -286,10 +286,3 @@ final class MPIPendingCollective: PendingCollective {
         }
     }
 }
-
-/// `CLOCK_MONOTONIC` in seconds.
-func monotonicSeconds() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}

@@ -45,12 +45,8 @@ let subcommands: [Subcommand] = [
 
 // MARK: - Timing helpers
 
-/// `CLOCK_MONOTONIC` in seconds.
-func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
-}
+/// Seconds on the project's one monotonic clock.
+func now() -> Double { monotonicSeconds() }
 
 func median(_ values: [Double]) -> Double {
     let s = values.sorted()

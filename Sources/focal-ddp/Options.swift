@@ -2,6 +2,7 @@
 import ArgumentParser
 import FocalCore
 import FocalData
+import FocalRun
 
 extension GeneratorKind: ExpressibleByArgument {}
 extension LossReduction: ExpressibleByArgument {}

@@ -18,7 +18,7 @@ struct Plot: ParsableCommand, RankedCommand {
 
     func execute(arguments: [String]) -> Int32 {
         // Under mpirun every rank would draw the same files: rank 0 alone does the work.
-        guard launchRank == 0 else { return 0 }
+        guard launcher.rank == 0 else { return 0 }
         do {
             let text = try readTextFile(metrics)
             let records = try JSON.parseLines(text, source: metrics)

@@ -2,6 +2,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Collectives
 import FocalCore
 
 /// True when the user's standard output is a terminal. Under mpirun a rank's output is a pipe to
@@ -9,7 +10,7 @@ import FocalCore
 func outputIsTerminal() -> Bool {
     if let v = getenv("FOCAL_TTY") { return String(cString: v) == "1" }
     // mpirun hands ranks a pseudo-terminal even when its own output goes to a file.
-    return !underMPILauncher && isatty(1) != 0
+    return !launcher.isMPIJob && isatty(1) != 0
 }
 
 final class Progress {

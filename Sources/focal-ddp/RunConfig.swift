@@ -3,6 +3,7 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalRun
 
 /// Where the training rows come from.
 enum DataInput: Sendable, Equatable {
@@ -67,6 +68,8 @@ struct RunConfig: Sendable {
     var checkpointEverySteps: Int
     var keepCheckpoints: Int
     var resume: String?
+    /// `--debug-fault`: a failure to inject, for tests of the failure paths.
+    var fault: InjectedFault?
     /// The command line, recorded in the metrics.
     var arguments: [String]
 }
@@ -95,7 +98,6 @@ extension TrainOptions {
         try require(keepCheckpoints >= 1, "--keep-checkpoints: \(keepCheckpoints) must be >= 1")
         try require(stallTimeout.isFinite && stallTimeout > 0, "--stall-timeout: \(stallTimeout) must be a number of seconds > 0")
         t.stallTimeout = stallTimeout
-        t.fault = try injectedFault()
         t.gamma = gamma
         t.reduction = reduction
         t.adam.lr = lr
@@ -145,7 +147,7 @@ extension TrainOptions {
                          logLevel: logLevel, simulateRanks: simulateRanks, checkGradients: checkGradients,
                          plotsDir: plots, checkpointDir: checkpointDir, checkpointEvery: checkpointEvery,
                          checkpointEverySteps: checkpointEverySteps, keepCheckpoints: keepCheckpoints, resume: resume,
-                         arguments: arguments)
+                         fault: try injectedFault(), arguments: arguments)
     }
 }
 

@@ -3,6 +3,7 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalRun
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc
@@ -37,12 +38,12 @@ struct Train: ParsableCommand, RankedCommand {
 /// threads; otherwise as a single rank without MPI (the debug mode). Returns rank 0's status.
 func withCommunicator(simulate: Int?, _ body: @escaping @Sendable (Communicator) -> Int32) -> Int32 {
     if let n = simulate {
-        if underMPILauncher, let size = getenvInt("OMPI_COMM_WORLD_SIZE"), size > 1 {
+        if launcher.isMPIJob, let size = launcher.size, size > 1 {
             return reportLocal(ValidationError("--simulate-ranks runs ranks as threads of one process; do not combine it with mpirun -n \(size)"))
         }
         return runInProcess(ranks: n, body)
     }
-    if underMPILauncher {
+    if launcher.isMPIJob {
         do {
             let world = try MPIRuntime.world
             return body(world)
@@ -62,14 +63,10 @@ private func runInProcess(ranks: Int, _ body: @escaping @Sendable (Communicator)
     }
 }
 
-func getenvInt(_ key: String) -> Int? {
-    getenv(key).flatMap { Int(String(cString: $0)) }
-}
-
 /// Prints an error found identically on every rank (option validation) once, from rank 0.
 func reportLocal(_ error: Error, kind: FailureKind? = nil) -> Int32 {
     let k: FailureKind = kind ?? ((error is ValidationError) ? .usage : (error as? ClassifiedError)?.failureKind ?? .system)
-    if launchRank == 0 { printError("focal-ddp: error: \(error)") }
+    if launcher.rank == 0 { printError("focal-ddp: error: \(error)") }
     return k.rawValue
 }
 
@@ -106,7 +103,6 @@ struct Console {
 
 func runTraining(_ config: RunConfig, comm: Communicator) -> Int32 {
     pinBLASToOneThread()
-    installStopHandlers()
     do {
         switch config.precision {
         case .float32: try trainTyped(config, comm: comm, as: Float.self)
@@ -196,6 +192,7 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
     }
 
     let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha, initial: resumed?.params ?? initial)
+    if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
     var start = TrainingPosition()
     if let r = resumed {
         trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)

@@ -9,16 +9,9 @@ import SwiftMPI
 import Glibc
 #endif
 
-/// Rank of this process as mpirun announces it, before MPI is initialised (0 without mpirun).
-let launchRank: Int = {
-    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"] {
-        if let v = getenv(key), let r = Int(String(cString: v)) { return r }
-    }
-    return 0
-}()
-
-/// True when started by mpirun (or another PMIx launcher).
-let underMPILauncher: Bool = getenv("OMPI_COMM_WORLD_SIZE") != nil || getenv("PMIX_RANK") != nil
+/// The process manager that started this process (mpirun, a PMIx server, or none), read before
+/// MPI starts: it says who prints and whether MPI is used at all.
+let launcher = Launcher.detect()
 
 /// Writes one line to standard error (by descriptor: Swift 6 treats C's `stderr` as shared state).
 func printError(_ line: String) {
@@ -33,7 +26,7 @@ func printError(_ line: String) {
 func finish(_ code: Int32) -> Never {
     fflush(nil)
     if MPIRuntime.isInitialized { MPIRuntime.exit(code: code) }
-    if underMPILauncher, (try? MPIRuntime.world.barrier()) != nil { MPIRuntime.exit(code: code) }
+    if launcher.isMPIJob, (try? MPIRuntime.world.barrier()) != nil { MPIRuntime.exit(code: code) }
     exit(code)
 }
 
@@ -82,10 +75,10 @@ do {
 } catch {
     let code = FocalDDP.exitCode(for: error)
     if code == .success {
-        if launchRank == 0 { printHelp(for: arguments, fallback: FocalDDP.fullMessage(for: error)) }
+        if launcher.rank == 0 { printHelp(for: arguments, fallback: FocalDDP.fullMessage(for: error)) }
         finish(0)
     }
-    if launchRank == 0 {
+    if launcher.rank == 0 {
         let message = FocalDDP.message(for: error).split(separator: "\n").first.map(String.init) ?? "invalid arguments"
         printError("focal-ddp: error: \(message) (see focal-ddp --help)")
     }
@@ -94,12 +87,12 @@ do {
 
 guard let runnable = command as? RankedCommand else {
     // A help request parsed as a command (`--help`, `help`, `help generate`).
-    if launchRank == 0 { printHelp(for: arguments, fallback: FocalDDP.helpMessage()) }
+    if launcher.rank == 0 { printHelp(for: arguments, fallback: FocalDDP.helpMessage()) }
     finish(0)
 }
 // Training turns SIGTERM/SIGINT into a stop at the next step boundary (with a checkpoint), from
 // before MPI starts, so a signal during start-up stops the run at its first step. The other
-// commands keep the default action: Ctrl-C ends them at once.
+// commands keep the default action: Ctrl-C ends them at once. Installed here, once.
 if runnable is Train { installStopHandlers() }
 let status = runnable.execute(arguments: arguments)
 finish(status)

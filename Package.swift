@@ -29,10 +29,11 @@ let package = Package(
         .target(name: "SwiftMPI", dependencies: ["CMPI", "Collectives"], swiftSettings: strict),
         .target(name: "FocalData", dependencies: ["Collectives"], swiftSettings: strict),
         .target(name: "FocalCore", dependencies: ["FocalData", "Collectives", "CBLAS"], swiftSettings: strict),
-        .target(name: "FocalRun", dependencies: ["FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalReport", dependencies: ["FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalRun", dependencies: ["FocalReport", "FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
         .executableTarget(
             name: "focal-ddp",
-            dependencies: ["FocalRun", "FocalCore", "FocalData", "Collectives", "SwiftMPI",
+            dependencies: ["FocalRun", "FocalReport", "FocalCore", "FocalData", "Collectives", "SwiftMPI",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
@@ -46,7 +47,7 @@ let package = Package(
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalData", "Collectives"],
+        .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]

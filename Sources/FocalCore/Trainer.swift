@@ -199,6 +199,19 @@ public struct EpochRecord: Sendable, Equatable {
     public var skippedSteps: Int
 }
 
+/// A held-out evaluation as the trainer computes it: global counts and the loss, from which the
+/// report layer derives every metric.
+public struct HeldOutResult: Sendable, Equatable {
+    /// `[classes][classes]`: rows are true classes, columns predicted classes (argmax of logits).
+    public var confusion: [[Int64]]
+    /// The loss on these rows under the run's reduction (nil with no rows or a non-finite value).
+    public var loss: Double?
+    public init(confusion: [[Int64]], loss: Double?) {
+        self.confusion = confusion
+        self.loss = loss
+    }
+}
+
 /// Where a step's time went, summed over the run (this rank), in seconds.
 public struct StepTimings: Sendable, Equatable {
     public var forward = 0.0, loss = 0.0, backward = 0.0, reduction = 0.0, optimizer = 0.0, broadcast = 0.0
@@ -375,7 +388,7 @@ public final class Trainer<T: TrainScalar> {
     /// when any rank returns true, every rank finishes that step, calls `afterStep`, and `train`
     /// throws `TrainingStopped`.
     public func train(from position: TrainingPosition = TrainingPosition(), onEpoch: (EpochRecord) -> Void,
-                      onEval: (Int, EvaluationReport) throws -> Void = { _, _ in },
+                      onEval: (Int, HeldOutResult) throws -> Void = { _, _ in },
                       afterStep: (TrainingPosition, _ epochEnded: Bool) throws -> Void = { _, _ in },
                       stopRequested: () -> Bool = { false }) throws {
         reducer.stallTimeout = config.stallTimeout
@@ -427,11 +440,11 @@ public final class Trainer<T: TrainScalar> {
         pos.globalStep = step
     }
 
-    /// Evaluates the current parameters on this rank's test rows; returns the global report
-    /// (identical on every rank). Nil-free: with no test rows anywhere the report is empty.
+    /// Evaluates the current parameters on this rank's test rows; returns the global confusion
+    /// matrix and loss (identical on every rank). With no test rows anywhere the matrix is zero.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func evaluate() throws -> EvaluationReport {
+    public func evaluate() throws -> HeldOutResult {
         let K = data.classes, F = data.features
         let plan = data.testPlan
         var confusion = [Int64](repeating: 0, count: K * K)
@@ -469,6 +482,6 @@ public final class Trainer<T: TrainScalar> {
             loss = Double(T(ls[0] / lossDivisor(config.reduction, rows: plan.rows, weightSum: ls[1])))
         }
         let matrix = (0..<K).map { Array(confusion[($0 * K)..<(($0 + 1) * K)]) }
-        return EvaluationReport(confusion: matrix, loss: loss)
+        return HeldOutResult(confusion: matrix, loss: loss)
     }
 }

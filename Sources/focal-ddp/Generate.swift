@@ -3,6 +3,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 #if canImport(Glibc)
 import Glibc

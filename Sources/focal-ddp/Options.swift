@@ -1,6 +1,8 @@
 // Options: every command-line option of focal-ddp, with help and the tutorial's defaults.
 import ArgumentParser
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 import FocalRun
 

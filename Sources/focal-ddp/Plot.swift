@@ -2,6 +2,8 @@
 // per-class recall over epochs. A local command: it runs in one process, without MPI.
 import ArgumentParser
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 #if canImport(Glibc)
 import Glibc

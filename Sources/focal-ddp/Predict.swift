@@ -12,6 +12,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,8 @@ import Glibc
 #endif
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 
 /// True when the user's standard output is a terminal. Under mpirun a rank's output is a pipe to
 /// mpirun even when the user sits at a terminal, so `launch` passes the truth in FOCAL_TTY.

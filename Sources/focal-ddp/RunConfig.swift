@@ -2,6 +2,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 import FocalRun
 

@@ -2,6 +2,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 import FocalRun
 import SwiftMPI
@@ -240,7 +242,8 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
             progress.clear()
             if r.epoch % config.train.logEvery == 0 { console.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
             records.append(r.json)
-        }, onEval: { epoch, report in
+        }, onEval: { epoch, result in
+            let report = EvaluationReport(result)
             progress.clear()
             console.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
             records.append(report.json(type: "eval", epoch: epoch))
@@ -264,7 +267,7 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
     console.debug("training \(formatFixed(trainSeconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
 
     if data.globalTestRows > 0 {
-        let report = try trainer.evaluate()
+        let report = EvaluationReport(try trainer.evaluate())
         let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize)
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         console.summary(report.table())

@@ -4,6 +4,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc

@@ -3,6 +3,8 @@
 import XCTest
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 final class ChunkPlanTests: XCTestCase {
@@ -101,7 +103,7 @@ func trainInProcess(_ spec: DatasetSpec, _ config: TrainConfig, ranks: Int, prec
             let trainer = Trainer<T>(config: config, comm: comm, data: data, alpha: alpha)
             var losses: [Double] = []
             try trainer.train(onEpoch: { losses.append($0.loss) })
-            let report = data.globalTestRows > 0 ? try trainer.evaluate() : nil
+            let report = data.globalTestRows > 0 ? EvaluationReport(try trainer.evaluate()) : nil
             return RunOutcome(losses: losses, params: trainer.params.map { UInt64(Double($0).bitPattern) }, report: report)
         }[0]
     }

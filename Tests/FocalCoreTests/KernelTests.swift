@@ -2,6 +2,8 @@
 // BLAS forward/backward vs naive reference kernels.
 import XCTest
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 final class FocalLossTests: XCTestCase {

@@ -6,6 +6,8 @@
 import XCTest
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 final class ParityTests: XCTestCase {
@@ -60,7 +62,7 @@ final class ParityTests: XCTestCase {
             var losses: [Double] = []
             try trainer.train(onEpoch: { losses.append($0.loss) })
             return Outcome(losses: losses, grad0: probe.lastGradient, final: trainer.params,
-                           report: try trainer.evaluate(), shape: shape)
+                           report: EvaluationReport(try trainer.evaluate()), shape: shape)
         }
         return results[0]
     }

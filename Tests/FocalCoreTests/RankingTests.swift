@@ -4,6 +4,8 @@
 import XCTest
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 // MARK: - Fixture

@@ -7,6 +7,8 @@ import FoundationXML
 #endif
 import XCTest
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 /// Collects every element's name and attributes.

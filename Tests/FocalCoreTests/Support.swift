@@ -3,6 +3,8 @@ import Foundation
 import XCTest
 import Collectives
 import FocalCore
+import FocalReport
+import FocalRun
 import FocalData
 
 enum Fixtures {

@@ -4,6 +4,8 @@
 // round-trip decimal (a float32 value is first widened to Double, exactly, so the text is the
 // shortest decimal of its exact double value); non-finite numbers are written as `null`.
 
+import FocalCore
+
 public indirect enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)

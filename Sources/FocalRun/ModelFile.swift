@@ -1,6 +1,8 @@
 // ModelFile: parameters as safetensors with PyTorch `nn.Sequential` names, plus the metadata that
 // `predict` needs to rebuild the model. Nothing that varies between identical runs is written.
+import FocalCore
 import FocalData
+import FocalReport
 
 public enum ModelFile {
     /// The safetensors file of `params` `[parameterCount]` in the run's precision. Metadata:

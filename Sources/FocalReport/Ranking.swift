@@ -13,6 +13,7 @@
 // A class absent from the labels (P = 0), or covering all of them (N = 0 for ROC), has no defined
 // value: it is reported as NaN (written as `null` in JSON), where scikit-learn raises or warns.
 import Collectives
+import FocalCore
 import FocalData
 
 // MARK: - Report

@@ -2,7 +2,9 @@
 // Adam's m and v, the step, the data position and the epoch's running sums — with the run's
 // identity (everything that must not change on resume) and a checksum of the payload in its
 // metadata. Written by rank 0 atomically; read back only if complete, intact and compatible.
+import FocalCore
 import FocalData
+import FocalReport
 
 public struct CheckpointState<T: TrainScalar>: Sendable {
     /// `[parameterCount]` in model layout.

@@ -12,6 +12,8 @@ public struct ClassMetrics: Codable, Sendable, Equatable {
     public var support: Int64
 }
 
+import FocalCore
+
 public struct EvaluationReport: Codable, Sendable, Equatable {
     /// `[classes][classes]`: rows are true classes, columns predicted classes.
     public var confusion: [[Int64]]
@@ -72,20 +74,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
     }
 }
 
-/// Right-aligns `s` in `width` columns.
-func pad(_ s: String, _ width: Int) -> String {
-    s.count >= width ? s : String(repeating: " ", count: width - s.count) + s
-}
-
-/// `x` with exactly `digits` decimals (no Foundation).
-public func formatFixed(_ x: Double, digits: Int) -> String {
-    guard x.isFinite else { return String(x) }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let neg = x < 0
-    let r = (abs(x) * scale).rounded()
-    let whole = Int64(r / scale)
-    var frac = String(Int64(r - Double(whole) * scale))
-    while frac.count < digits { frac = "0" + frac }
-    return (neg && r != 0 ? "-" : "") + String(whole) + (digits > 0 ? "." + frac : "")
+extension EvaluationReport {
+    /// Every metric of a trainer's held-out result.
+    public init(_ result: HeldOutResult) {
+        self.init(confusion: result.confusion, loss: result.loss)
+    }
 }

@@ -12,13 +12,7 @@ extension OptimizerPlacement: ExpressibleByArgument {}
 extension NaNPolicy: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
 
-/// Log verbosity (`--log-level`).
-enum LogLevel: String, ExpressibleByArgument, CaseIterable, Sendable, Comparable {
-    case error, warning, info, debug
-    static func < (a: LogLevel, b: LogLevel) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
-    }
-}
+extension LogLevel: ExpressibleByArgument {}
 
 // MARK: - Data options (shared by `train` and `generate`)
 

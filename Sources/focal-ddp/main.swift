@@ -4,8 +4,8 @@
 import ArgumentParser
 import Collectives
 import FocalCore
-import FocalReport
 import FocalRun
+import FocalReport
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc
@@ -47,7 +47,6 @@ struct FocalDDP: ParsableCommand {
         defaultSubcommand: Train.self)
 }
 
-let focalVersion = "0.1.0"
 
 /// `focal-ddp --help` shows the training options (the default command) and lists the others;
 /// `focal-ddp SUB --help` and `focal-ddp help SUB` show that subcommand's help.

@@ -1,0 +1,133 @@
+// RunConfig: the validated configuration of one run, a plain Sendable value shared by all ranks.
+import ArgumentParser
+import Collectives
+import FocalCore
+import FocalReport
+import FocalData
+import FocalReport
+
+/// Where the training rows come from.
+public enum DataInput: Sendable, Equatable {
+    case generated(DatasetSpec)
+    case files(train: String, trainLabels: String, test: String?, testLabels: String?, classes: Int?)
+    /// CSV files holding features and the label column.
+    case csv(train: String, test: String?, labelColumn: String?, classes: Int?)
+}
+
+/// Log verbosity (`--log-level`).
+public enum LogLevel: String, CaseIterable, Sendable, Comparable {
+    case error, warning, info, debug
+    public static func < (a: LogLevel, b: LogLevel) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+public struct RunConfig: Sendable {
+    public var input: DataInput
+    public var classWeights: ClassWeightScheme
+    public var train: TrainConfig
+    public var precision: Precision
+    public var initFile: String?
+    /// Everything a resumed run must share with the checkpoint (not epochs, ranks, outputs, logging).
+    public func identity(shape: MLPShape) -> JSON {
+        let t = train
+        var data: JSON
+        switch input {
+        case .generated(let d):
+            let c = d.classification
+            data = .object([("generator", .string(d.generator.rawValue)), ("samples", .int(Int64(c.samples))),
+                            ("features", .int(Int64(c.features))), ("informative", .int(Int64(c.informative))),
+                            ("redundant", .int(Int64(c.redundant))), ("repeated", .int(Int64(c.repeated))),
+                            ("classes", .int(Int64(c.classes))), ("clusters_per_class", .int(Int64(c.clustersPerClass))),
+                            ("weights", c.weights.map { .array($0.map { .number($0) }) } ?? .null),
+                            ("flip_y", .number(c.flipY)), ("class_sep", .number(c.classSep)), ("hypercube", .bool(c.hypercube)),
+                            ("shift", .string(String(describing: c.shift))), ("scale", .string(String(describing: c.scale))),
+                            ("shuffle", .bool(c.shuffle)), ("seed", .int(Int64(c.seed))),
+                            ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
+                            ("stratify", .bool(d.split.stratify))])
+        case let .csv(train, test, labelColumn, classes):
+            data = .object([("train_data", .string(train)), ("test_data", test.map { .string($0) } ?? .null),
+                            ("label_column", labelColumn.map { .string($0) } ?? .null),
+                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
+        case let .files(train, trainLabels, test, testLabels, classes):
+            data = .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
+                            ("test_data", test.map { .string($0) } ?? .null), ("test_labels", testLabels.map { .string($0) } ?? .null),
+                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
+        }
+        return .object([
+            ("data", data), ("model", .string(shape.description)), ("precision", .string(precision.rawValue)),
+            ("class_weights", .string(String(describing: classWeights))), ("gamma", .number(t.gamma)),
+            ("reduction", .string(t.reduction.rawValue)), ("lr", .number(t.adam.lr)), ("beta1", .number(t.adam.beta1)),
+            ("beta2", .number(t.adam.beta2)), ("eps", .number(t.adam.eps)), ("weight_decay", .number(t.adam.weightDecay)),
+            ("adamw", .bool(t.adam.decoupled)), ("batch_size", t.batchSize.map { .int(Int64($0)) } ?? .null),
+            ("chunk_size", .int(Int64(t.chunkSize))), ("shuffle_batches", .bool(t.shuffleBatches)),
+            ("shuffle_seed", .int(Int64(t.shuffleSeed))), ("init_seed", .int(Int64(t.initSeed))),
+            ("init", initFile.map { .string($0) } ?? .null), ("on_nan", .string(t.onNaN.rawValue)), ("fast_reduce", .bool(t.fastReduce)),
+        ])
+    }
+    public var metricsOut: String?
+    public var saveModel: String?
+    public var quiet: Bool
+    public var logLevel: LogLevel
+    public var simulateRanks: Int?
+    public var checkGradients: Bool
+    public var plotsDir: String?
+    public var checkpointDir: String?
+    public var checkpointEvery: Int
+    public var checkpointEverySteps: Int
+    public var keepCheckpoints: Int
+    public var resume: String?
+    /// `--debug-fault`: a failure to inject, for tests of the failure paths.
+    public var fault: InjectedFault?
+    /// The command line, recorded in the metrics.
+    public var arguments: [String]
+
+    public init(input: DataInput, classWeights: ClassWeightScheme, train: TrainConfig, precision: Precision,
+                initFile: String?, metricsOut: String?, saveModel: String?, quiet: Bool, logLevel: LogLevel,
+                simulateRanks: Int?, checkGradients: Bool, plotsDir: String?, checkpointDir: String?,
+                checkpointEvery: Int, checkpointEverySteps: Int, keepCheckpoints: Int, resume: String?,
+                fault: InjectedFault?, arguments: [String]) {
+        self.input = input
+        self.classWeights = classWeights
+        self.train = train
+        self.precision = precision
+        self.initFile = initFile
+        self.metricsOut = metricsOut
+        self.saveModel = saveModel
+        self.quiet = quiet
+        self.logLevel = logLevel
+        self.simulateRanks = simulateRanks
+        self.checkGradients = checkGradients
+        self.plotsDir = plotsDir
+        self.checkpointDir = checkpointDir
+        self.checkpointEvery = checkpointEvery
+        self.checkpointEverySteps = checkpointEverySteps
+        self.keepCheckpoints = keepCheckpoints
+        self.resume = resume
+        self.fault = fault
+        self.arguments = arguments
+    }
+}
+
+/// Validates generated-data parameters with the rules of the chosen generator.
+public func validateDataset(_ spec: DatasetSpec) throws {
+    switch spec.generator {
+    case .sklearn: try SklearnDataSource.validate(spec)
+    case .counter: try CounterDataSource.validate(spec)
+    }
+}
+
+/// Builds the data source of a run (on every rank; cheap: no rows are made here; collective for CSV).
+public func makeDataSource(_ input: DataInput, comm: Communicator) throws -> DataSource {
+    switch input {
+    case .generated(let spec):
+        switch spec.generator {
+        case .sklearn: return try SklearnDataSource(spec)
+        case .counter: return try CounterDataSource(spec)
+        }
+    case let .files(train, trainLabels, test, testLabels, classes):
+        return try NpyDataSource(trainX: train, trainY: trainLabels, testX: test, testY: testLabels, classes: classes)
+    case let .csv(train, test, labelColumn, classes):
+        return try CsvDataSource.open(train: train, test: test, labelColumn: labelColumn, classes: classes, comm: comm)
+    }
+}

@@ -1,0 +1,257 @@
+// TrainingRun: one training run on one rank, as a sequence of named phases — load, weights,
+// restore, train, evaluate, write. Every phase is collective: a failure on any rank becomes the
+// same error on every rank (`Communicator.agree`), so no rank is left waiting in a collective.
+import Collectives
+import FocalCore
+import FocalData
+import FocalReport
+
+/// The program's version, recorded in metrics.
+public let focalVersion = "0.1.0"
+
+/// An interrupted run: the position reached and where its checkpoint went.
+public struct Interrupted: Error, CustomStringConvertible, ClassifiedError {
+    public var epoch: Int
+    public var step: Int
+    public var checkpoint: String?
+    public var resumeHint: String
+    public var failureKind: FailureKind { .interrupted }
+    public var description: String {
+        if let c = checkpoint {
+            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeHint) --resume \(c)"
+        }
+        return "interrupted by a signal at epoch \(epoch), step \(step); no checkpoint (set --checkpoint-dir to keep progress)"
+    }
+}
+
+public final class TrainingRun<T: TrainScalar> {
+    public let config: RunConfig
+    public let comm: Communicator
+    let log: RunLog
+    /// Polled before every step; true on any rank stops every rank after that step.
+    let stopRequested: () -> Bool
+
+    /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
+    private var records: [JSON] = []
+    /// The newest checkpoint written, if any.
+    private var lastCheckpoint: String?
+
+    public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
+        self.config = config
+        self.comm = comm
+        self.log = log
+        self.stopRequested = stopRequested
+    }
+
+    /// Runs every phase in order. Throws an agreed error, `Interrupted` after a signal, or
+    /// `CommError.timedOut` when a collective stalled (the caller must then abort the job).
+    public func run() throws {
+        let data = try load()
+        let alpha = try weights(data)
+        let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
+        let identity = config.identity(shape: shape)
+        let start = try restore(shape: shape, identity: identity)
+        announce(data: data, shape: shape, alpha: alpha)
+        try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
+        let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
+                                 initial: start.resumed?.params ?? start.initial)
+        if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
+        var position = TrainingPosition()
+        if let r = start.resumed {
+            trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)
+            position = r.position
+            log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(config.resume ?? "")")
+        }
+        let seconds = try train(trainer, from: position, shape: shape, identity: identity, alpha: alpha, data: data)
+        try evaluate(trainer, data: data, shape: shape)
+        let trained = max(0, config.train.epochs - position.epoch)
+        let ranks = comm.size
+        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+        records.append(configRecord(shape: shape, alpha: alpha, data: data))
+        try write(params: trainer.params, shape: shape, final: true)
+    }
+
+    // MARK: - Phase: load
+
+    /// This rank's rows (its chunks of every batch) in the training precision, and global counts.
+    func load() throws -> LocalData<T> {
+        let t0 = monotonicSeconds()
+        let source = try comm.agree { try makeDataSource(config.input, comm: comm) }
+        let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
+                                                   chunkSize: config.train.chunkSize)
+        if config.logLevel >= .debug {
+            var local = [Int](repeating: 0, count: data.classes)
+            for y in data.trainY { local[Int(y)] += 1 }
+            log.debug("on \(comm.processorName): holds \(data.trainY.count) training rows (classes \(local.map(String.init).joined(separator: "/"))) and \(data.testY.count) test rows in \(data.trainPlan.ownedRanges(rank: comm.rank).count) ranges; data ready in \(formatFixed(monotonicSeconds() - t0, digits: 3)) s")
+        }
+        return data
+    }
+
+    // MARK: - Phase: weights
+
+    /// The class weights alpha `[classes]` from the global training counts.
+    func weights(_ data: LocalData<T>) throws -> [Double] {
+        try comm.agree {
+            guard data.globalTrainRows > 0 else { throw DataError("the training set is empty") }
+            return try classWeights(scheme: config.classWeights, counts: data.trainCounts)
+        }
+    }
+
+    // MARK: - Phase: restore
+
+    /// Where training starts: `--init` parameters, or a checkpoint's whole state (read by rank 0,
+    /// copied to every rank). Also refuses unwritable outputs before the first step.
+    func restore(shape: MLPShape, identity: JSON) throws -> (initial: [T]?, resumed: CheckpointState<T>?) {
+        let initial: [T]? = try comm.agree {
+            guard let path = config.initFile else { return nil }
+            return try ModelFile.parameters(from: SafetensorsFile.read(path: path), shape: shape, path: path, as: T.self)
+        }
+        // Rank 0 reads the checkpoint and checks every output (it is the one that writes them).
+        var resumed: CheckpointState<T>? = try comm.agree {
+            guard comm.rank == 0 else { return nil }
+            var state: CheckpointState<T>? = nil
+            if let r = config.resume {
+                state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
+            }
+            for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
+            if let dir = config.plotsDir { try checkCreatableDirectory(dir, option: "--plots") }
+            if let dir = config.checkpointDir { try checkCreatableDirectory(dir, option: "--checkpoint-dir") }
+            return state
+        }
+        if config.resume != nil { resumed = try shareCheckpoint(resumed, count: shape.parameterCount) }
+        return (initial, resumed)
+    }
+
+    /// Rank 0's checkpoint state, copied to every rank (the file need not be visible to other hosts).
+    private func shareCheckpoint(_ local: CheckpointState<T>?, count: Int) throws -> CheckpointState<T> {
+        var params = local?.params ?? [T](repeating: 0, count: count)
+        var m = local?.m ?? [T](repeating: 0, count: count)
+        var v = local?.v ?? [T](repeating: 0, count: count)
+        try comm.broadcast(&params, root: 0)
+        try comm.broadcast(&m, root: 0)
+        try comm.broadcast(&v, root: 0)
+        let p = try comm.broadcast(value: local?.position ?? TrainingPosition(), root: 0)
+        var step = [Int64(local?.adamStep ?? 0)]
+        try comm.broadcast(&step, root: 0)
+        return CheckpointState(params: params, m: m, v: v, adamStep: Int(step[0]), position: p)
+    }
+
+    private func announce(data: LocalData<T>, shape: MLPShape, alpha: [Double]) {
+        let ranks = comm.size
+        log.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction")
+        log.info("train \(data.globalTrainRows) rows, classes \(data.trainCounts.map(String.init).joined(separator: "/")); test \(data.globalTestRows) rows, classes \(data.testCounts.map(String.init).joined(separator: "/")); class weights \(config.classWeights): [\(alpha.map { String($0) }.joined(separator: ", "))]")
+    }
+
+    /// `--check-gradients`: the analytic gradient against central differences, in float64.
+    private func checkGradients(data: LocalData<T>, shape: MLPShape, alpha: [Double], initial: [T]?) throws {
+        guard config.checkGradients else { return }
+        let worst = try comm.agree { () -> Double in
+            let m = min(data.trainY.count, 64)
+            let p = (initial ?? initialParameters(shape, seed: config.train.initSeed, as: T.self)).map { Double($0) }
+            return gradientCheck(shape: shape, params: p, x: data.trainX[0..<(m * data.features)].map { Double($0) },
+                                 y: Array(data.trainY[0..<m]), alpha: alpha, gamma: config.train.gamma,
+                                 reduction: config.train.reduction)
+        }
+        let all = try comm.allreduce(worst, op: .max)
+        let bound = 1e-4
+        log.info("gradient check (float64, central differences): largest relative error \(all) (bound \(bound))")
+        if !(all <= bound) {
+            throw TrainingError(message: "gradient check failed: relative error \(all) above \(bound)", failureKind: .numeric)
+        }
+    }
+
+    // MARK: - Phase: train
+
+    /// The epochs from `start`; checkpoints on schedule and on a stop request. Returns the seconds
+    /// spent. After a signal, writes what it has and throws `Interrupted`.
+    private func train(_ trainer: Trainer<T>, from start: TrainingPosition, shape: MLPShape, identity: JSON,
+                       alpha: [Double], data: LocalData<T>) throws -> Double {
+        let tTrain = monotonicSeconds()
+        let totalSteps = config.train.epochs * data.trainPlan.batchCount
+        do {
+            try trainer.train(from: start, onEpoch: { r in
+                // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
+                if r.epoch % config.train.logEvery == 0 { log.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
+                records.append(r.json)
+            }, onEval: { epoch, result in
+                let report = EvaluationReport(result)
+                log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
+                records.append(report.json(type: "eval", epoch: epoch))
+            }, afterStep: { pos, epochEnded in
+                log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
+                             stepsPerEpoch: data.trainPlan.batchCount)
+                let byEpoch = epochEnded && config.checkpointEvery > 0 && pos.epoch % config.checkpointEvery == 0
+                let bySteps = config.checkpointEverySteps > 0 && pos.globalStep % config.checkpointEverySteps == 0
+                if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs {
+                    try checkpoint(trainer, at: pos, shape: shape, identity: identity)
+                }
+            }, stopRequested: stopRequested)
+        } catch let stopped as TrainingStopped {
+            records.append(configRecord(shape: shape, alpha: alpha, data: data))
+            try write(params: trainer.params, shape: shape, final: false)
+            let hint = "./launch -n N " + config.arguments.filter { !$0.hasPrefix("--resume") }.joined(separator: " ")
+            throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep,
+                              checkpoint: config.checkpointDir != nil ? lastCheckpoint : nil, resumeHint: hint)
+        }
+        let seconds = monotonicSeconds() - tTrain
+        if config.logLevel >= .debug {
+            let t = trainer.timings
+            log.debug("training \(formatFixed(seconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
+        }
+        return seconds
+    }
+
+    /// Rank 0 writes a checkpoint of the state after `pos` (collective: errors are agreed).
+    private func checkpoint(_ trainer: Trainer<T>, at pos: TrainingPosition, shape: MLPShape, identity: JSON) throws {
+        guard let dir = config.checkpointDir else { return }
+        lastCheckpoint = try comm.agree { () -> String in
+            let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
+            guard comm.rank == 0 else { return dir + "/" + name }
+            try ensureDirectory(dir, option: "--checkpoint-dir")
+            let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
+                                        adamStep: trainer.adam.step, position: pos)
+            return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
+                                        keep: config.keepCheckpoints)
+        }
+    }
+
+    // MARK: - Phase: evaluate
+
+    /// The final held-out evaluation: confusion-matrix metrics and ranking metrics, printed and recorded.
+    private func evaluate(_ trainer: Trainer<T>, data: LocalData<T>, shape: MLPShape) throws {
+        guard data.globalTestRows > 0 else {
+            log.summary("No held-out evaluation: no test rows (pass --test-data/--test-labels or a --test-fraction above 0).")
+            return
+        }
+        let report = EvaluationReport(try trainer.evaluate())
+        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize)
+        let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
+        log.summary(report.table())
+        log.summary(ranking.table())
+        records.append(ranking.appended(to: report.json(type: "eval", epoch: config.train.epochs - 1)))
+    }
+
+    // MARK: - Phase: write
+
+    /// Rank 0 writes the metrics so far and the plots (also when the run stops early), and at the
+    /// end the model (collective: errors are agreed).
+    private func write(params: [T], shape: MLPShape, final: Bool) throws {
+        try comm.agree {
+            guard comm.rank == 0 else { return }
+            if let path = config.metricsOut {
+                try Npy.atomicWrite(path: path, bytes: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
+            }
+            if let dir = config.plotsDir {
+                try ensureDirectory(dir, option: "--plots")
+                try writePlots(records: records, to: dir)
+            }
+            if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }
+        }
+    }
+
+    /// The run's configuration as the last metrics record.
+    private func configRecord(shape: MLPShape, alpha: [Double], data: LocalData<T>) -> JSON {
+        runConfigRecord(config, shape: shape, alpha: alpha, trainRows: data.globalTrainRows, testRows: data.globalTestRows,
+                        trainCounts: data.trainCounts, testCounts: data.testCounts, ranks: comm.size)
+    }
+}

@@ -4,7 +4,6 @@ import Collectives
 import FocalCore
 import FocalReport
 import FocalData
-import FocalReport
 
 /// Where the training rows come from.
 public enum DataInput: Sendable, Equatable {

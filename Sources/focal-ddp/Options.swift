@@ -4,7 +4,6 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
-import FocalRun
 
 extension GeneratorKind: ExpressibleByArgument {}
 extension LossReduction: ExpressibleByArgument {}

@@ -12,8 +12,8 @@ import Foundation
 
 // MARK: - Element types and operations
 
-/// The element types a collective can carry. The raw tag is used by implementations to pick
-/// the wire datatype; users never see it.
+/// The element types a collective can carry. Implementations switch on it to pick the wire
+/// datatype; users never see it.
 public enum ScalarKind: Sendable, Equatable {
     case float32, float64, int32, int64, uint8
 }

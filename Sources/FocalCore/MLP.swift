@@ -5,6 +5,8 @@
 // weight `[out_l, in_l]` (row-major) then bias `[out_l]`, consecutively, layer after layer, which
 // is also the order of the state dict (`0.weight`, `0.bias`, `2.weight`, ...).
 
+import FocalData  // SplitMix64
+
 // MARK: - Shape
 
 public struct MLPShape: Codable, Sendable, Equatable, CustomStringConvertible {
@@ -61,21 +63,6 @@ public func initialParameters<T: TrainScalar>(_ shape: MLPShape, seed: UInt64, a
         for i in 0..<shape.outputs(l) { p[b + i] = T(bound * (2 * next() - 1)) }
     }
     return p
-}
-
-// MARK: - SplitMix64
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator for the replicated decisions
-/// every rank makes alike (initial parameters, batch order).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 // MARK: - Workspace and passes

@@ -47,12 +47,6 @@ public struct ChunkPlan: Sendable, Equatable {
         (batchRows(b).count + chunkSize - 1) / chunkSize
     }
 
-    /// Total number of chunks over all batches.
-    public var totalChunks: Int { (0..<batchCount).reduce(0) { $0 + chunkCount(batch: $1) } }
-
-    /// Largest number of chunks in any batch (bounds the sums of one step).
-    public var maxChunksPerBatch: Int { batchCount == 0 ? 0 : chunkCount(batch: 0) }
-
     /// The chunk indices of batch `b` owned by `rank`: a contiguous, possibly empty run.
     public func ownedChunkIndices(batch b: Int, rank: Int) -> Range<Int> {
         let c = chunkCount(batch: b)
@@ -83,9 +77,6 @@ public struct ChunkPlan: Sendable, Equatable {
         }
         return out
     }
-
-    /// Number of rows `rank` holds.
-    public func ownedRowCount(rank: Int) -> Int { ownedRanges(rank: rank).reduce(0) { $0 + $1.count } }
 
     /// For each batch, the offset (in rows) of `rank`'s first row of that batch within its local
     /// storage, which holds its rows of all batches concatenated in batch order.

@@ -64,6 +64,15 @@ public enum ClassWeightScheme: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
+// MARK: - Counts
+
+/// Rows per class, `[classes]`, of labels in `0..<classes` (NumPy's `bincount(y, minlength=classes)`).
+public func labelCounts<S: Sequence>(_ labels: S, classes: Int) -> [Int64] where S.Element == Int32 {
+    var counts = [Int64](repeating: 0, count: classes)
+    for y in labels { counts[Int(y)] += 1 }
+    return counts
+}
+
 // MARK: - Weights
 
 /// Per-class weights `[K]` from training label counts `counts` `[K]` (global counts, not per rank).

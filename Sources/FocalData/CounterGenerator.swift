@@ -22,8 +22,9 @@ enum CounterKeys {
 
 /// `make_classification` + `train_test_split` rebuilt on counter-based randomness (Philox4x32-10).
 ///
-/// The construction is scikit-learn's (see the project's make_classification spec): cluster sizes
-/// with the same rounding and shortfall rule, cluster `k` of class `k mod K`, centres on distinct
+/// The construction is scikit-learn's `make_classification` (`sklearn/datasets/_samples_generator.py`;
+/// docs/COUNTER-GENERATOR.md): cluster sizes from the same `ClassificationPlan` as the sklearn
+/// generator (same rounding and shortfall rule), cluster `k` of class `k mod K`, centres on distinct
 /// hypercube vertices (`+-classSep`, scaled by a random polytope when `hypercube` is false), one
 /// informative map `A_k` (entries uniform in `[-1, 1)`) per cluster, redundant columns
 /// `informative @ B`, repeated columns copied from random sources, noise columns, label flips,
@@ -37,7 +38,9 @@ enum CounterKeys {
 /// cluster); the shuffled data set's row `p` is generated row `rowPermutation(p)`; test position
 /// `t` is data set row `splitPermutation(t)`, train position `t` is `splitPermutation(testCount + t)`.
 public struct CounterDataSource: DataSource, Sendable {
-    public let spec: DatasetSpec
+    /// The validated parameters and the sizes derived from them (cluster sizes, split sizes).
+    public let plan: ClassificationPlan
+    public var spec: DatasetSpec { plan.spec }
     public let features: Int
     public let classes: Int
     public let trainCount: Int
@@ -49,9 +52,6 @@ public struct CounterDataSource: DataSource, Sendable {
     let noise: Int
     let clusters: Int
     let flipY: Double
-    /// `[clusters + 1]`: cluster `k` holds generated rows `clusterStart[k]..<clusterStart[k + 1]`
-    /// (clamped to `samples`, so late clusters may be cut short as in scikit-learn).
-    public let clusterStart: [Int]
     /// `[clusters, informative]`, row-major: the cluster centres.
     public let centres: [Double]
     /// `[clusters, informative, informative]`, row-major: `A_k[i, j]` at `(k * inf + i) * inf + j`;
@@ -74,114 +74,30 @@ public struct CounterDataSource: DataSource, Sendable {
     let splitPermutation: KeyedPermutation?
     let sampleKey: Philox4x32
 
-    // MARK: Validation (scikit-learn's rules)
-
-    /// Checks `spec` with scikit-learn's rules for `make_classification` and `train_test_split`
-    /// (spec sections 2.1, 2.2 and 3); throws one line naming the option. Deviations: weights must
-    /// be finite and the completed weight vector non-negative, `shift`/`classSep` finite, and
-    /// `stratify` is refused (a stratified split needs every label: O(samples) work per rank).
-    public static func validate(_ spec: DatasetSpec) throws {
-        let c = spec.classification
-        guard spec.generator == .counter else {
-            throw DataError("CounterDataSource needs --generator counter (got \(spec.generator.rawValue))")
-        }
-        guard c.samples >= 1 else { throw DataError("--samples must be at least 1 (got \(c.samples))") }
-        guard c.features >= 1 else { throw DataError("--features must be at least 1 (got \(c.features))") }
-        guard c.informative >= 1 else { throw DataError("--informative must be at least 1 (got \(c.informative))") }
-        guard c.redundant >= 0 else { throw DataError("--redundant must be at least 0 (got \(c.redundant))") }
-        guard c.repeated >= 0 else { throw DataError("--repeated must be at least 0 (got \(c.repeated))") }
-        guard c.classes >= 1 else { throw DataError("--classes must be at least 1 (got \(c.classes))") }
-        guard c.clustersPerClass >= 1 else {
-            throw DataError("--clusters-per-class must be at least 1 (got \(c.clustersPerClass))")
-        }
-        guard c.flipY >= 0 && c.flipY <= 1 else { throw DataError("--flip-y must lie in [0, 1] (got \(c.flipY))") }
-        guard c.classSep > 0 && c.classSep.isFinite else {
-            throw DataError("--class-sep must be a positive finite number (got \(c.classSep))")
-        }
-        if case .value(let v) = c.shift, !v.isFinite { throw DataError("--shift must be finite (got \(v))") }
-        if case .value(let v) = c.scale, !(v > 0 && v.isFinite) {
-            throw DataError("--scale must be a positive finite number (got \(v))")
-        }
-        let used = c.informative.addingReportingOverflow(c.redundant)
-        guard !used.overflow, used.partialValue + c.repeated <= c.features else {
-            throw DataError("--informative + --redundant + --repeated must be at most --features (\(c.features))")
-        }
-        let (clusters, overflow) = c.classes.multipliedReportingOverflow(by: c.clustersPerClass)
-        guard !overflow, c.informative >= 62 || (1 << c.informative) >= clusters else {
-            throw DataError("--informative (\(c.informative)) must be at least log2(--classes * --clusters-per-class)")
-        }
-        if let w = c.weights {
-            guard w.count == c.classes || w.count == c.classes - 1 else {
-                throw DataError("--weights must have --classes or --classes - 1 entries (got \(w.count))")
-            }
-            let full = fullWeights(c)
-            guard full.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
-                throw DataError("--weights must be finite, non-negative and (with classes - 1 entries) sum to at most 1")
-            }
-        }
-        let f = spec.split.testFraction
-        if f != 0 {
-            guard f > 0 && f < 1 else { throw DataError("--test-fraction must be 0 or lie strictly between 0 and 1 (got \(f))") }
-            let nTest = testRows(fraction: f, samples: c.samples)
-            guard c.samples - nTest >= 1 else {
-                throw DataError("--test-fraction \(f) of \(c.samples) samples leaves an empty training set")
-            }
-        }
-        guard !spec.split.stratify else {
-            throw DataError("--stratify is not supported by the counter generator (it would need every label on every rank)")
-        }
-    }
-
-    /// scikit-learn's weight vector: `nil` -> `1/K` each; `K - 1` entries -> last `1 - sum`
-    /// (left-to-right sum); `K` entries as given.
-    static func fullWeights(_ c: ClassificationSpec) -> [Double] {
-        guard var w = c.weights else { return Array(repeating: 1.0 / Double(c.classes), count: c.classes) }
-        if w.count == c.classes - 1 {
-            var sum = 0.0
-            for v in w { sum += v }
-            w.append(1.0 - sum)
-        }
-        return w
-    }
-
-    /// scikit-learn's cluster sizes (spec 2.3): `int(n * w[k mod K] / clustersPerClass)`, then the
-    /// shortfall handed out one row at a time to clusters 0, 1, 2, ... cyclically. `[clusters]`.
-    public static func clusterSizes(_ c: ClassificationSpec) -> [Int] {
-        let w = fullWeights(c)
-        let clusters = c.classes * c.clustersPerClass
-        var sizes = (0..<clusters).map { k in Int(Double(c.samples) * w[k % c.classes] / Double(c.clustersPerClass)) }
-        let shortfall = c.samples - sizes.reduce(0, +)
-        if shortfall > 0 { for i in 0..<shortfall { sizes[i % clusters] += 1 } }
-        return sizes
-    }
-
-    /// `ceil(f * n)` in double precision (scikit-learn's float `test_size`).
-    static func testRows(fraction f: Double, samples n: Int) -> Int {
-        let t = f * Double(n)
-        let i = Int(t)
-        return Double(i) < t ? i + 1 : i
-    }
-
     // MARK: Construction of the global state
 
+    /// Validates `spec` (`ClassificationPlan`) and builds the global state.
     public init(_ spec: DatasetSpec) throws {
-        try Self.validate(spec)
+        try self.init(ClassificationPlan(spec))
+    }
+
+    public init(_ plan: ClassificationPlan) throws {
+        guard plan.generator == .counter else {
+            throw ClassificationPlan.Invalid(.generator, "CounterDataSource needs \(ClassificationPlan.Field.generator) counter, got \(plan.generator.rawValue)")
+        }
+        self.plan = plan
+        let spec = plan.spec
         let c = spec.classification
-        self.spec = spec
         features = c.features
         classes = c.classes
         informative = c.informative
         redundant = c.redundant
         repeated = c.repeated
-        noise = c.features - c.informative - c.redundant - c.repeated
-        clusters = c.classes * c.clustersPerClass
+        noise = plan.noise
+        clusters = plan.clusters
         flipY = c.flipY
-        testCount = spec.split.testFraction == 0 ? 0 : Self.testRows(fraction: spec.split.testFraction, samples: c.samples)
-        trainCount = c.samples - testCount
-
-        var starts = [0]
-        for size in Self.clusterSizes(c) { starts.append(min(c.samples, starts.last! + size)) }
-        clusterStart = starts
+        testCount = plan.testCount
+        trainCount = plan.trainCount
 
         // Global draws, in this order, from one stream keyed by the seed.
         var g = PhiloxStream(key0: c.seed, key1: CounterKeys.globalTag)
@@ -274,15 +190,8 @@ public struct CounterDataSource: DataSource, Sendable {
         rowPermutation?.apply(row) ?? row
     }
 
-    /// The cluster of generated row `g` (its class before label noise is `cluster % classes`).
-    public func cluster(ofGenerated g: Int) -> Int {
-        var lo = 0, hi = clusters  // clusterStart[lo] <= g < clusterStart[hi]
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if clusterStart[mid] <= g { lo = mid } else { hi = mid }
-        }
-        return lo
-    }
+    /// The cluster of generated row `g` (its class before label noise is `plan.classOf(cluster:)`).
+    public func cluster(ofGenerated g: Int) -> Int { plan.cluster(ofRow: g) }
 
     // MARK: Rows
 
@@ -363,7 +272,7 @@ public struct CounterDataSource: DataSource, Sendable {
         shifts.withUnsafeBufferPointer { shift in
         scales.withUnsafeBufferPointer { scale in
         columnOrder.withUnsafeBufferPointer { order in
-        clusterStart.withUnsafeBufferPointer { starts in
+        plan.clusterStarts.withUnsafeBufferPointer { starts in
         scratch.withUnsafeMutableBufferPointer { sb in
             body(RowKernel(
                 informative: informative, redundant: redundant, repeated: repeated, noise: noise,
@@ -394,12 +303,7 @@ private struct RowKernel {
 
     @inline(__always)
     func cluster(ofGenerated g: Int) -> Int {
-        var lo = 0, hi = clusters  // clusterStart[lo] <= g < clusterStart[hi]
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if clusterStart[mid] <= g { lo = mid } else { hi = mid }
-        }
-        return lo
+        ClassificationPlan.cluster(ofRow: g, starts: clusterStart, clusters: clusters)
     }
 
     /// The per-row draws of generated row `g`, one block at a time (the oracle of `RowBatch`):

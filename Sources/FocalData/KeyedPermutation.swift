@@ -33,12 +33,8 @@ public struct KeyedPermutation: Sendable, Equatable {
         while bits < 63 && (1 << bits) < count { bits += 1 }
         leftBits = bits / 2
         rightBits = bits - bits / 2
-        var keys: [UInt64] = []
-        var state = key
-        for _ in 0..<Self.rounds {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            keys.append(Self.mix(state))
-        }
+        var generator = SplitMix64(state: key)
+        let keys = (0..<Self.rounds).map { _ in generator.next() }
         roundKeys = (keys[0], keys[1], keys[2], keys[3], keys[4], keys[5])
     }
 
@@ -58,15 +54,8 @@ public struct KeyedPermutation: Sendable, Equatable {
         }
     }
 
-    /// The SplitMix64 finaliser (Steele, Lea and Flood 2014, "Fast splittable pseudorandom number
-    /// generators", OOPSLA; constants of Stafford's variant 13).
-    @inlinable @inline(__always)
-    static func mix(_ v: UInt64) -> UInt64 {
-        var z = v
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    @inline(__always)
+    static func mix(_ v: UInt64) -> UInt64 { SplitMix64.mix(v) }
 
     @inline(__always)
     private func forward(_ v: UInt64) -> UInt64 {

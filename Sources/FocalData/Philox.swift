@@ -246,7 +246,6 @@ public struct PhiloxStream: RandomNumberGenerator, Sendable {
     private var index: UInt64 = 0
     private var buffer = Philox4x32.Block(repeating: 0)
     private var used = 4
-    private var spareNormal: Double?
 
     public init(key0: UInt32, key1: UInt32, domain: UInt32 = 0) {
         self.philox = Philox4x32(key0: key0, key1: key1)
@@ -286,14 +285,5 @@ public struct PhiloxStream: RandomNumberGenerator, Sendable {
             let v = next() & mask
             if v <= range { return Int(v) }
         }
-    }
-
-    /// A standard normal (Box-Muller pairs; the second value of a pair is kept for the next call).
-    public mutating func nextNormal() -> Double {
-        if let spare = spareNormal { spareNormal = nil; return spare }
-        let block = Philox4x32.Block(nextWord(), nextWord(), nextWord(), nextWord())
-        let (a, b) = RandomBits.normalPair(block)
-        spareNormal = b
-        return a
     }
 }

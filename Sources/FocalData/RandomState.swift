@@ -143,13 +143,6 @@ public struct RandomState: Sendable, Equatable {
         if left != nil { spare = left }
     }
 
-    /// `count` normals into an array `[count]`.
-    public mutating func standardNormals(_ count: Int) -> [Double] {
-        var v = [Double](repeating: 0, count: count)
-        v.withUnsafeMutableBufferPointer { fillStandardNormals($0.baseAddress!, count: count) }
-        return v
-    }
-
     /// Advances the stream exactly as `count` calls of `standardNormal()` would, skipping the
     /// logarithm for pairs that are fully consumed (the spare left at the end, if any, is exact).
     @inlinable public mutating func skipStandardNormals(_ count: Int) {
@@ -214,15 +207,6 @@ public struct RandomState: Sendable, Equatable {
                 b.swapAt(i, j)
                 i -= 1
             }
-        }
-    }
-
-    /// Advances the stream exactly as `shuffle` of `n` items would, without an array.
-    public mutating func skipShuffle(_ n: Int) {
-        var i = n - 1
-        while i >= 1 {
-            _ = bounded(UInt64(i))
-            i -= 1
         }
     }
 

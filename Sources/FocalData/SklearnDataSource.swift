@@ -23,7 +23,9 @@ public struct SklearnDataSource: DataSource, Sendable {
     /// The MT19937 stream is replayed on every call: fetch all rows at once.
     public var isSequential: Bool { true }
 
-    public let spec: DatasetSpec
+    /// The validated parameters and the sizes derived from them (cluster sizes, split sizes).
+    public let plan: ClassificationPlan
+    public var spec: DatasetSpec { plan.spec }
     public let features: Int
     public let classes: Int
     public let trainCount: Int
@@ -37,8 +39,6 @@ public struct SklearnDataSource: DataSource, Sendable {
     let nRedundant: Int
     let nRepeated: Int
     let nRandom: Int
-    /// `[nClusters + 1]` first generation row of each cluster, clamped to `samples`.
-    let clusterStarts: [Int]
     /// `[nClusters, nInformative]` row-major cluster centres (vertices, possibly scaled).
     let centroids: [Double]
     /// `[nClusters, nInformative, nInformative]` covariance factors `A = 2u - 1`, row-major.
@@ -69,9 +69,17 @@ public struct SklearnDataSource: DataSource, Sendable {
 
     // MARK: - Pass 1
 
+    /// Validates `dataset` (`ClassificationPlan`) and runs pass 1.
     public init(_ dataset: DatasetSpec) throws {
-        try Self.validate(dataset)
-        spec = dataset
+        try self.init(ClassificationPlan(dataset))
+    }
+
+    public init(_ plan: ClassificationPlan) throws {
+        guard plan.generator == .sklearn else {
+            throw ClassificationPlan.Invalid(.generator, "SklearnDataSource needs \(ClassificationPlan.Field.generator) sklearn, got \(plan.generator.rawValue)")
+        }
+        self.plan = plan
+        let dataset = plan.spec
         let c = dataset.classification
         let n = c.samples
         samples = n
@@ -80,22 +88,11 @@ public struct SklearnDataSource: DataSource, Sendable {
         nInformative = c.informative
         nRedundant = c.redundant
         nRepeated = c.repeated
-        nRandom = c.features - c.informative - c.redundant - c.repeated
+        nRandom = plan.noise
         let nInf = c.informative
-        let nClusters = c.classes * c.clustersPerClass
-
-        // Weights and cluster sizes (section 2.3).
-        let w = Self.fullWeights(c)
-        var sizes = (0..<nClusters).map { k in
-            Int(Double(n) * w[k % c.classes] / Double(c.clustersPerClass))
-        }
-        let total = sizes.reduce(0, +)
-        if total < n {
-            for i in 0..<(n - total) { sizes[i % nClusters] += 1 }
-        }
-        var starts = [Int](repeating: 0, count: nClusters + 1)
-        for k in 0..<nClusters { starts[k + 1] = min(starts[k] + sizes[k], n) }
-        clusterStarts = starts
+        let nClusters = plan.clusters
+        // Cluster row blocks (scikit-learn's n_samples_per_cluster, clamped to n).
+        let starts = plan.clusterStarts
 
         var rng = RandomState(seed: c.seed)
 
@@ -143,7 +140,7 @@ public struct SklearnDataSource: DataSource, Sendable {
         var labels = [Int32](repeating: 0, count: n)
         var cov = [Double](repeating: 0, count: nClusters * nInf * nInf)
         for k in 0..<nClusters {
-            for r in starts[k]..<starts[k + 1] { labels[r] = Int32(k % c.classes) }
+            for r in starts[k]..<starts[k + 1] { labels[r] = Int32(plan.classOf(cluster: k)) }
             for i in 0..<(nInf * nInf) { cov[k * nInf * nInf + i] = 2 * rng.uniform() - 1 }
         }
         covariances = cov
@@ -202,23 +199,18 @@ public struct SklearnDataSource: DataSource, Sendable {
         let s = dataset.split
         if s.testFraction == 0 {
             split = SplitIndices(train: Array(0..<n), test: [])
+        } else if s.stratify {
+            let shuffledLabels = rowOrder.map { labels[$0] }
+            split = try stratifiedShuffleSplit(labels: shuffledLabels, classes: c.classes, train: plan.trainCount,
+                                               test: plan.testCount, seed: s.seed)
         } else {
-            let sz = splitSizes(samples: n, testFraction: s.testFraction)
-            if s.stratify {
-                let shuffledLabels = rowOrder.map { labels[$0] }
-                split = try stratifiedShuffleSplit(labels: shuffledLabels, classes: c.classes, train: sz.train, test: sz.test, seed: s.seed)
-            } else {
-                split = shuffleSplit(samples: n, train: sz.train, test: sz.test, seed: s.seed)
-            }
+            split = shuffleSplit(samples: n, train: plan.trainCount, test: plan.testCount, seed: s.seed)
         }
-        trainCount = split.train.count
-        testCount = split.test.count
-        var trainCounts = [Int64](repeating: 0, count: c.classes)
-        for p in split.train { trainCounts[Int(labels[rowOrder[p]])] += 1 }
-        var testCounts = [Int64](repeating: 0, count: c.classes)
-        for p in split.test { testCounts[Int(labels[rowOrder[p]])] += 1 }
-        trainClassCounts = trainCounts
-        testClassCounts = testCounts
+        trainCount = plan.trainCount
+        testCount = plan.testCount
+        let order = rowOrder
+        trainClassCounts = labelCounts(split.train.lazy.map { labels[order[$0]] }, classes: c.classes)
+        testClassCounts = labelCounts(split.test.lazy.map { labels[order[$0]] }, classes: c.classes)
     }
 
     /// Global label counts of a split part, `[classes]` (no features generated).
@@ -229,16 +221,6 @@ public struct SklearnDataSource: DataSource, Sendable {
     /// The labels of a part, `[count]`, in the part's order (cheap: no features generated).
     public func labels(_ part: SplitPart) -> [Int32] {
         (part == .train ? split.train : split.test).map { generatedLabels[rowOrder[$0]] }
-    }
-
-    /// The full weight vector (section 2.3): `nil` -> `1/K`; length `K - 1` -> last `1 - sum`
-    /// (Python's left-to-right float sum).
-    static func fullWeights(_ c: ClassificationSpec) -> [Double] {
-        guard let w = c.weights else { return [Double](repeating: 1.0 / Double(c.classes), count: c.classes) }
-        if w.count == c.classes { return w }
-        var sum = 0.0
-        for v in w { sum += v }
-        return w + [1.0 - sum]
     }
 
     /// `sample_without_replacement(population, count, method="auto")` from scikit-learn's
@@ -354,6 +336,7 @@ public struct SklearnDataSource: DataSource, Sendable {
     private func fillBlocks(_ blocks: Range<Int>, slot: [Int], blockOffset: [Int], stage: SharedPointer<Double>) {
         let f = features, nInf = nInformative, nRed = nRedundant, nRep = nRepeated, nNoise = nRandom
         let nUseful = nInf + nRed
+        let starts = plan.clusterStarts
         /// `[features]` one row in generation layout (informative | redundant | repeated | noise),
         /// then `[features]` the same row shifted and scaled.
         var scratch = [Double](repeating: 0, count: 2 * f)
@@ -375,16 +358,17 @@ public struct SklearnDataSource: DataSource, Sendable {
                 for r in stride(from: hi - 1, through: lo, by: -1) where slots[r] >= 0 { last = r; break }
                 var informative = informativeCheckpoints[blockIndex]
                 var noise = nNoise > 0 ? noiseCheckpoints[blockIndex] : informative
-                var k = cluster(of: lo)
+                var k = plan.cluster(ofRow: lo)
                 for r in lo...last {
                     if slots[r] < 0 {
                         informative.skipStandardNormals(nInf)
                         if nNoise > 0 { noise.skipStandardNormals(nNoise) }
                         continue
                     }
-                    while r >= clusterStarts[k + 1] { k += 1 }
+                    while r >= starts[k + 1] { k += 1 }
                     // Step 3: this row's normals; step 4: X_k @ A (per output one FMA per step in
-                    // increasing index from 0.0, the spec's rule matching NumPy's OpenBLAS) + centroid.
+                    // increasing index from 0.0, the rule that matches NumPy's OpenBLAS kernels for
+                    // most shapes, see docs/DATA.md) + centroid.
                     informative.fillStandardNormals(y, count: nInf)
                     Self.product(y, cov.baseAddress! + k * nInf * nInf, rows: nInf, columns: nInf, into: x)
                     let centre = cen.baseAddress! + k * nInf
@@ -438,16 +422,6 @@ public struct SklearnDataSource: DataSource, Sendable {
         }
     }
 
-    /// The cluster holding generation row `row` (binary search over `clusterStarts`).
-    private func cluster(of row: Int) -> Int {
-        var lo = 0, hi = clusterStarts.count - 1  // invariant: starts[lo] <= row < starts[hi]
-        while hi - lo > 1 {
-            let mid = (lo + hi) / 2
-            if clusterStarts[mid] <= row { lo = mid } else { hi = mid }
-        }
-        return lo
-    }
-
     static func checkRanges(_ ranges: [Range<Int>], count: Int, part: String) throws {
         var end = 0
         for r in ranges {
@@ -456,55 +430,5 @@ public struct SklearnDataSource: DataSource, Sendable {
             }
             end = r.upperBound
         }
-    }
-
-    // MARK: - Validation
-
-    /// Everything scikit-learn rejects, plus nonsense it lets through; each error names the CLI option.
-    public static func validate(_ d: DatasetSpec) throws {
-        let c = d.classification
-        if d.generator != .sklearn { throw DataError("--generator: SklearnDataSource needs the sklearn generator, got \(d.generator.rawValue)") }
-        if c.samples < 1 { throw DataError("--samples must be at least 1, got \(c.samples)") }
-        if c.features < 1 { throw DataError("--features must be at least 1, got \(c.features)") }
-        if c.informative < 1 { throw DataError("--informative must be at least 1, got \(c.informative)") }
-        if c.redundant < 0 { throw DataError("--redundant must be at least 0, got \(c.redundant)") }
-        if c.repeated < 0 { throw DataError("--repeated must be at least 0, got \(c.repeated)") }
-        if c.classes < 2 { throw DataError("--classes must be at least 2, got \(c.classes)") }
-        if c.clustersPerClass < 1 { throw DataError("--clusters-per-class must be at least 1, got \(c.clustersPerClass)") }
-        if c.informative > c.features - c.redundant - c.repeated {
-            throw DataError("--informative (\(c.informative)) + --redundant (\(c.redundant)) + --repeated (\(c.repeated)) exceed --features (\(c.features))")
-        }
-        let clusters = c.classes.multipliedReportingOverflow(by: c.clustersPerClass)
-        // n_informative < log2(n_classes * n_clusters_per_class)  <=>  2^n_informative < clusters.
-        if clusters.overflow || (c.informative < 62 && (1 << c.informative) < clusters.partialValue) {
-            throw DataError("--informative (\(c.informative)) too small: 2^informative must be at least --classes x --clusters-per-class = \(c.classes) x \(c.clustersPerClass)")
-        }
-        if let w = c.weights {
-            if w.count != c.classes && w.count != c.classes - 1 {
-                throw DataError("--weights has \(w.count) values; expected \(c.classes) or \(c.classes - 1) (--classes or one fewer)")
-            }
-            if let bad = w.first(where: { !$0.isFinite || $0 < 0 }) {
-                throw DataError("--weights must be finite and non-negative, got \(bad)")
-            }
-            if w.count == c.classes - 1 {
-                let last = fullWeights(c).last!
-                if last < 0 { throw DataError("--weights: \(c.classes - 1) values sum to more than 1, leaving the last class a negative weight") }
-            }
-        }
-        if !(c.flipY >= 0 && c.flipY <= 1) { throw DataError("--flip-y must lie in [0, 1], got \(c.flipY)") }
-        if !(c.classSep > 0) || !c.classSep.isFinite { throw DataError("--class-sep must be positive and finite, got \(c.classSep)") }
-        if case .value(let v) = c.shift, !v.isFinite { throw DataError("--shift must be finite, got \(v)") }
-        if case .value(let v) = c.scale, !(v > 0) || !v.isFinite { throw DataError("--scale must be positive and finite, got \(v)") }
-        let s = d.split
-        if s.testFraction == 0 {
-            if s.stratify { throw DataError("--stratify needs a test set (--test-fraction > 0)") }
-            return
-        }
-        if !(s.testFraction > 0 && s.testFraction < 1) {
-            throw DataError("--test-fraction must lie strictly between 0 and 1 (or be 0 for no test set), got \(s.testFraction)")
-        }
-        let sz = splitSizes(samples: c.samples, testFraction: s.testFraction)
-        if sz.train < 1 { throw DataError("--test-fraction \(s.testFraction) of \(c.samples) --samples leaves an empty training set") }
-        if sz.test < 1 { throw DataError("--test-fraction \(s.testFraction) of \(c.samples) --samples gives an empty test set") }
     }
 }

@@ -1,22 +1,5 @@
 // Split: scikit-learn's train_test_split (ShuffleSplit and StratifiedShuffleSplit) on row indices.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-// MARK: - Sizes
-
-/// `_validate_shuffle_split` for a float `test_size` and no `train_size`:
-/// `n_test = ceil(test_size * n)` (product in float64), `n_train = n - n_test`.
-public func splitSizes(samples n: Int, testFraction f: Double) -> (train: Int, test: Int) {
-    let product = f * Double(n)
-    var nTest = Int(product)
-    if Double(nTest) < product { nTest += 1 }
-    return (n - nTest, nTest)
-}
-
 // MARK: - Index splits
 
 /// The index arrays `train_test_split(..., shuffle=True)` uses, in the order it returns rows.
@@ -64,8 +47,7 @@ public func approximateMode(counts: [Int], draws: Int, rng: inout RandomState) -
 /// Throws when a class has fewer than 2 rows or a part is smaller than the class count.
 public func stratifiedShuffleSplit(labels y: [Int32], classes: Int, train nTrain: Int, test nTest: Int,
                                    seed: UInt32) throws -> SplitIndices {
-    var counts = [Int](repeating: 0, count: classes)
-    for v in y { counts[Int(v)] += 1 }
+    let counts = labelCounts(y, classes: classes).map { Int($0) }
     if let bad = counts.indices.first(where: { counts[$0] < 2 }) {
         throw DataError("--stratify: class \(bad) has only \(counts[bad]) row(s); stratification needs at least 2 per class")
     }

@@ -108,14 +108,6 @@ public struct RunConfig: Sendable {
     }
 }
 
-/// Validates generated-data parameters with the rules of the chosen generator.
-public func validateDataset(_ spec: DatasetSpec) throws {
-    switch spec.generator {
-    case .sklearn: try SklearnDataSource.validate(spec)
-    case .counter: try CounterDataSource.validate(spec)
-    }
-}
-
 /// Builds the data source of a run (on every rank; cheap: no rows are made here; collective for CSV).
 public func makeDataSource(_ input: DataInput, comm: Communicator) throws -> DataSource {
     switch input {

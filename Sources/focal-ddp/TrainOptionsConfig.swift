@@ -82,3 +82,33 @@ extension TrainOptions {
     }
 }
 
+/// Validates generated-data parameters with `ClassificationPlan`'s rules (the same for both
+/// generators); a refusal becomes a one-line `DataError` naming the options.
+func validateDataset(_ spec: DatasetSpec) throws {
+    do {
+        _ = try ClassificationPlan(spec)
+    } catch let invalid as ClassificationPlan.Invalid {
+        throw DataError(invalid.message.rendered(naming: optionName))
+    }
+}
+
+/// The command-line option that sets a `ClassificationPlan` field.
+func optionName(_ field: ClassificationPlan.Field) -> String {
+    switch field {
+    case .generator: return "--generator"
+    case .samples: return "--samples"
+    case .features: return "--features"
+    case .informative: return "--informative"
+    case .redundant: return "--redundant"
+    case .repeated: return "--repeated"
+    case .classes: return "--classes"
+    case .clustersPerClass: return "--clusters-per-class"
+    case .weights: return "--weights"
+    case .flipY: return "--flip-y"
+    case .classSep: return "--class-sep"
+    case .shift: return "--shift"
+    case .scale: return "--scale"
+    case .testFraction: return "--test-fraction"
+    case .stratify: return "--stratify"
+    }
+}

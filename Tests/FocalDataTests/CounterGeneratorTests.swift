@@ -18,23 +18,23 @@ private func shards(_ n: Int, _ ranks: Int) -> [Range<Int>] {
 final class CounterGeneratorTests: XCTestCase {
     // MARK: - Validation and derived sizes
 
-    func testValidationMessagesNameTheOption() {
-        let bad: [(String, (inout DatasetSpec) -> Void)] = [
-            ("--stratify", { $0.split.stratify = true }),
-            ("--informative", { $0.classification.informative = 1; $0.classification.classes = 3 }),
-            ("--weights", { $0.classification.weights = [0.1, 0.2, 0.3] }),
-            ("--features", { $0.classification.informative = 15; $0.classification.redundant = 6 }),
-            ("--test-fraction", { $0.split.testFraction = 1 }),
-            ("--flip-y", { $0.classification.flipY = 1.5 }),
-            ("--class-sep", { $0.classification.classSep = 0 }),
-            ("--scale", { $0.classification.scale = .value(0) }),
-            ("--samples", { $0.classification.samples = 0 }),
-            ("--generator", { $0.generator = .sklearn }),
-            ("--test-fraction", { $0.classification.samples = 1; $0.split.testFraction = 0.5 }),
+    func testValidationErrorsNameTheField() {
+        let bad: [(ClassificationPlan.Field, (inout DatasetSpec) -> Void)] = [
+            (.stratify, { $0.split.stratify = true }),
+            (.informative, { $0.classification.informative = 1; $0.classification.classes = 3 }),
+            (.weights, { $0.classification.weights = [0.1, 0.2, 0.3] }),
+            (.features, { $0.classification.informative = 15; $0.classification.redundant = 6 }),
+            (.testFraction, { $0.split.testFraction = 1 }),
+            (.flipY, { $0.classification.flipY = 1.5 }),
+            (.classSep, { $0.classification.classSep = 0 }),
+            (.scale, { $0.classification.scale = .value(0) }),
+            (.samples, { $0.classification.samples = 0 }),
+            (.generator, { $0.generator = .sklearn }),
+            (.testFraction, { $0.classification.samples = 1; $0.split.testFraction = 0.5 }),
         ]
-        for (option, edit) in bad {
+        for (field, edit) in bad {
             XCTAssertThrowsError(try CounterDataSource(counterSpec(edit))) { error in
-                XCTAssertTrue("\(error)".contains(option), "error '\(error)' should name \(option)")
+                XCTAssertEqual((error as? ClassificationPlan.Invalid)?.field, field, "error '\(error)' should name \(field)")
             }
         }
         // Equality in the column budget and log2 bound is allowed, as in scikit-learn.
@@ -44,15 +44,17 @@ final class CounterGeneratorTests: XCTestCase {
     }
 
     func testClusterSizesFollowScikitLearn() throws {
-        var c = ClassificationSpec()
-        XCTAssertEqual(CounterDataSource.clusterSizes(c), [400, 100, 400, 100])
-        c.samples = 101; c.classes = 3; c.weights = [0.2, 0.2, 0.2]; c.informative = 3
-        XCTAssertEqual(CounterDataSource.clusterSizes(c), [17, 17, 17, 17, 17, 16])
+        XCTAssertEqual(try CounterDataSource(counterSpec()).plan.clusterSizes, [400, 100, 400, 100])
+        let three = try CounterDataSource(counterSpec {
+            $0.classification.samples = 101; $0.classification.classes = 3; $0.classification.weights = [0.2, 0.2, 0.2]
+            $0.classification.informative = 3
+        })
+        XCTAssertEqual(three.plan.clusterSizes, [17, 17, 17, 17, 17, 16])
         // Weights summing to more than 1: later clusters are cut short (rows 90-99 class 0, cluster 3 empty).
         var spec = counterSpec { $0.classification.samples = 100; $0.classification.weights = [0.9, 0.9] }
         spec.classification.shuffle = false
         let source = try CounterDataSource(spec)
-        XCTAssertEqual(source.clusterStart, [0, 45, 90, 100, 100])
+        XCTAssertEqual(source.plan.clusterStarts, [0, 45, 90, 100, 100])
         XCTAssertEqual(source.trainCount + source.testCount, 100)
         XCTAssertEqual(source.testCount, 20)
         // ceil(0.07 * 100) = 8, as scikit-learn (0.07 * 100 = 7.000000000000001).
@@ -156,7 +158,7 @@ final class CounterGeneratorTests: XCTestCase {
             counts[Int(rows.y[i])] += 1
             if Int(rows.y[i]) != s.cluster(ofGenerated: s.generatedRow(i)) % k { flipped += 1 }
         }
-        let sizes = CounterDataSource.clusterSizes(s.spec.classification)
+        let sizes = s.plan.clusterSizes
         for c in 0..<k {
             let before = Double(stride(from: c, to: sizes.count, by: k).map { sizes[$0] }.reduce(0, +)) / n
             let p = before * (1 - flipY) + flipY / Double(k)
@@ -176,7 +178,7 @@ final class CounterGeneratorTests: XCTestCase {
     /// Tolerance 5 standard errors (sqrt(var / n) for means, sqrt((m4 - var^2) / n) for variances).
     func testColumnMeansAndVariancesMatchTheConstruction() {
         let (s, rows) = Self.big
-        let sizes = CounterDataSource.clusterSizes(s.spec.classification)
+        let sizes = s.plan.clusterSizes
         let n = rows.count, inf = 4, red = 3, f = s.features
         let col = outputColumn(s)
         // Population mean and variance of each pre-shuffle column (before shift/scale).

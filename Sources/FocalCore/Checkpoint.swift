@@ -3,6 +3,7 @@
 // identity (everything that must not change on resume) and a checksum of the payload in its
 // metadata. Written by rank 0 atomically; read back only if complete, intact and compatible.
 import FocalData
+import FocalFormats
 
 public struct CheckpointState<T: TrainScalar>: Sendable {
     /// `[parameterCount]` in model layout.

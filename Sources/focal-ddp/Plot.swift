@@ -3,6 +3,7 @@
 import ArgumentParser
 import FocalCore
 import FocalData
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #endif

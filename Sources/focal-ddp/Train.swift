@@ -3,6 +3,7 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc

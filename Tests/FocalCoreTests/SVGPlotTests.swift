@@ -8,6 +8,7 @@ import FoundationXML
 import XCTest
 import FocalCore
 import FocalData
+import FocalFormats
 
 /// Collects every element's name and attributes.
 final class ElementCollector: NSObject, XMLParserDelegate {

@@ -5,6 +5,7 @@
 //   CMPI, CBLAS        C system libraries (pkg-config ompi-c, openblas) + tiny header shims
 //   Collectives        the `Communicator` protocol and an in-process implementation (no MPI)
 //   SwiftMPI           the MPI implementation of `Communicator` (the only Swift module touching C MPI)
+//   FocalFormats       file formats: one JSON value with one strict parser and one writer (+ Codable)
 //   FocalData          data generators (sklearn-exact, counter-based), split, chunk plan, file formats
 //   FocalCore          model, focal loss, reduction, Adam, trainer (sees `Communicator`, never MPI)
 //   focal-ddp          the command line (swift-argument-parser)
@@ -27,13 +28,14 @@ let package = Package(
                        providers: [.apt(["libopenblas-dev"])]),
         .target(name: "Collectives", swiftSettings: strict),
         .target(name: "SwiftMPI", dependencies: ["CMPI", "Collectives"], swiftSettings: strict),
-        .target(name: "FocalData", dependencies: ["Collectives"], swiftSettings: strict),
-        .target(name: "FocalCore", dependencies: ["FocalData", "Collectives", "CBLAS"], swiftSettings: strict),
-        .target(name: "FocalReport", dependencies: ["FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
-        .target(name: "FocalRun", dependencies: ["FocalReport", "FocalCore", "FocalData", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalFormats", dependencies: ["Collectives"], swiftSettings: strict),
+        .target(name: "FocalData", dependencies: ["FocalFormats", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalCore", dependencies: ["FocalFormats", "FocalData", "Collectives", "CBLAS"], swiftSettings: strict),
+        .target(name: "FocalReport", dependencies: ["FocalCore", "FocalFormats", "FocalData", "Collectives"], swiftSettings: strict),
+        .target(name: "FocalRun", dependencies: ["FocalReport", "FocalCore", "FocalFormats", "FocalData", "Collectives"], swiftSettings: strict),
         .executableTarget(
             name: "focal-ddp",
-            dependencies: ["FocalRun", "FocalReport", "FocalCore", "FocalData", "Collectives", "SwiftMPI",
+            dependencies: ["FocalRun", "FocalReport", "FocalCore", "FocalFormats", "FocalData", "Collectives", "SwiftMPI",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
@@ -42,12 +44,13 @@ let package = Package(
         // exact vs plain reduction; the Swift allreduce wrapper against plain C MPI_Allreduce.
         .executableTarget(name: "focal-bench", dependencies: ["FocalCore", "FocalData", "SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: strict),
+        .testTarget(name: "FocalFormatsTests", dependencies: ["FocalFormats"], swiftSettings: strict),
         // Spawning mpirun (or a built product) from tests, safely: shared by the test targets below.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalData", "Collectives"],
+        .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalFormats", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
     ]

@@ -17,7 +17,9 @@ bin="$out/focal-fuzz"
 swiftc="${SWIFTC:-swiftc}"
 mkdir -p "$out"
 
-# The reader sources under test (FocalData files with no dependency beyond the standard library).
+# The shared format module the readers import (built first as its own module, as SwiftPM does).
+formats=("$root"/Sources/FocalFormats/*.swift)
+# The reader sources under test (FocalData files that depend only on FocalFormats and the standard library).
 sources=(
     "$root/Sources/FocalData/DataSpec.swift"
     "$root/Sources/FocalData/Npy.swift"
@@ -40,11 +42,16 @@ check() {
 build() {
     local stale=0
     [[ -x "$bin" ]] || stale=1
-    for s in "${sources[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
+    for s in "${formats[@]}" "${sources[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
     if [[ $stale == 1 ]]; then
         echo "building $bin" >&2
+        local modules="$out/modules"
+        mkdir -p "$modules"
+        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -module-name FocalFormats -wmo \
+            -emit-module -emit-module-path "$modules/FocalFormats.swiftmodule" \
+            -c "${formats[@]}" -o "$modules/FocalFormats.o"
         "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -module-name FocalFuzz \
-            "${sources[@]}" -o "$bin.tmp"
+            -I "$modules" "${sources[@]}" "$modules/FocalFormats.o" -o "$bin.tmp"
         mv "$bin.tmp" "$bin"
     fi
 }

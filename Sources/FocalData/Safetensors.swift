@@ -1,5 +1,6 @@
 // Safetensors: read and write the safetensors tensor file format (the parameter files PyTorch writes).
 
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -215,11 +216,12 @@ extension SafetensorsFile {
             throw fail("garbled safetensors header: it must be a JSON object starting with '{'")
         }
         let headerBytes = Array(bytes[8..<(8 + headerLength)])
-        let root: JSONValue
+        let root: JSON
         do {
-            root = try JSONParser.parse(headerBytes)
-        } catch let e as JSONParser.Failure {
-            throw fail("garbled safetensors header: \(e.message) at header byte \(e.offset)")
+            // A header is three levels deep; the limit only stops pathological input.
+            root = try JSON.parse(headerBytes, maxDepth: 32)
+        } catch let e as JSONParseError {
+            throw fail(headerProblem(e))
         }
         guard case .object(let entries) = root else {
             throw fail("garbled safetensors header: not a JSON object")
@@ -227,16 +229,14 @@ extension SafetensorsFile {
 
         let payloadStart = 8 + headerLength
         let payloadLength = bytes.count - payloadStart
-        var seen = Set<String>()
         var metadata: [String: String] = [:]
         var spans: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        for (key, value) in entries {
-            guard seen.insert(key).inserted else { throw fail("safetensors header has a duplicate key '\(key)'") }
+        for (key, value) in entries {  // keys are unique: the parser refuses duplicates (see `headerProblem`)
             if key == "__metadata__" {
                 guard case .object(let pairs) = value else { throw fail("safetensors __metadata__ must be an object of strings") }
                 for (k, v) in pairs {
                     guard case .string(let s) = v else { throw fail("safetensors __metadata__ value of '\(k)' is not a string") }
-                    guard metadata.updateValue(s, forKey: k) == nil else { throw fail("safetensors __metadata__ has a duplicate key '\(k)'") }
+                    metadata[k] = s
                 }
                 continue
             }
@@ -326,13 +326,13 @@ extension SafetensorsFile {
         }
         if !metadata.isEmpty {
             separator()
-            appendJSONString("__metadata__", to: &header)
+            JSON.writeString("__metadata__", to: &header)
             header.append(contentsOf: Array(":{".utf8))
             for (i, key) in metadata.keys.sorted(by: utf8Less).enumerated() {
                 if i > 0 { header.append(UInt8(ascii: ",")) }
-                appendJSONString(key, to: &header)
+                JSON.writeString(key, to: &header)
                 header.append(UInt8(ascii: ":"))
-                appendJSONString(metadata[key]!, to: &header)
+                JSON.writeString(metadata[key]!, to: &header)
             }
             header.append(UInt8(ascii: "}"))
         }
@@ -343,7 +343,7 @@ extension SafetensorsFile {
                 throw DataError("safetensors: tensor '\(name)' has \(t.bytes.count) bytes, which does not match \(t.dtype.rawValue) shape \(t.shape)")
             }
             separator()
-            appendJSONString(name, to: &header)
+            JSON.writeString(name, to: &header)
             let dims = t.shape.map(String.init).joined(separator: ",")
             let entry = ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}"
             header.append(contentsOf: Array(entry.utf8))
@@ -409,233 +409,33 @@ private func utf8Less(_ a: String, _ b: String) -> Bool {
     a.utf8.lexicographicallyPrecedes(b.utf8)
 }
 
-// MARK: - JSON (just what a safetensors header needs)
+// MARK: - Header JSON
 
-/// A parsed JSON value; objects keep their keys in file order, duplicates included.
-private indirect enum JSONValue {
-    case object([(String, JSONValue)])
-    case array([JSONValue])
-    case string(String)
-    /// A number written as a plain non-negative integer that fits in `Int`.
-    case integer(Int)
-    /// Any other number, `true`, `false` or `null` (valid JSON, never valid in a header field).
-    case other
+/// The message for a header the JSON parser refused: duplicate keys (refused at any level, as the
+/// reference implementation's serde does) name where they are, anything else is garbled JSON.
+private func headerProblem(_ e: JSONParseError) -> String {
+    if let key = e.duplicateKey {
+        if e.path.isEmpty { return "safetensors header has a duplicate key '\(key)'" }
+        if e.path.count == 1, case .key(let entry) = e.path[0] {
+            return entry == "__metadata__"
+                ? "safetensors __metadata__ has a duplicate key '\(key)'"
+                : "safetensors tensor '\(entry)' has a duplicate key '\(key)'"
+        }
+    }
+    return "garbled safetensors header: \(e.message) at header byte \(e.offset)"
+}
 
-    /// An array of plain non-negative integers.
-    var integerArray: [Int]? {
+extension JSON {
+    /// An array of plain non-negative integers (no sign, fraction or exponent; fits in `Int`).
+    fileprivate var integerArray: [Int]? {
         guard case .array(let items) = self else { return nil }
         var out: [Int] = []
         for item in items {
-            guard case .integer(let v) = item else { return nil }
-            out.append(v)
+            guard case .int(let v) = item, v >= 0, let n = Int(exactly: v) else { return nil }
+            out.append(n)
         }
         return out
     }
-}
-
-/// A strict recursive-descent JSON parser (RFC 8259) over UTF-8 bytes.
-private struct JSONParser {
-    struct Failure: Error {
-        var message: String
-        var offset: Int
-    }
-
-    let bytes: [UInt8]
-    var i = 0
-    /// Nesting limit: a header is three levels deep; this only stops pathological input.
-    static let maxDepth = 32
-
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        var p = JSONParser(bytes: bytes)
-        p.skipWhitespace()
-        let v = try p.value(depth: 0)
-        p.skipWhitespace()
-        guard p.i == bytes.count else { throw Failure(message: "unexpected data after the JSON object", offset: p.i) }
-        return v
-    }
-
-    mutating func skipWhitespace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
-    }
-
-    mutating func expect(_ c: UInt8) throws {
-        guard i < bytes.count, bytes[i] == c else {
-            throw Failure(message: i < bytes.count ? "expected '\(Character(Unicode.Scalar(c)))'" : "unexpected end", offset: i)
-        }
-        i += 1
-    }
-
-    mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < JSONParser.maxDepth else { throw Failure(message: "nesting too deep", offset: i) }
-        guard i < bytes.count else { throw Failure(message: "unexpected end", offset: i) }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            i += 1
-            var entries: [(String, JSONValue)] = []
-            skipWhitespace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(entries) }
-            while true {
-                skipWhitespace()
-                let key = try string()
-                skipWhitespace()
-                try expect(UInt8(ascii: ":"))
-                skipWhitespace()
-                entries.append((key, try value(depth: depth + 1)))
-                skipWhitespace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                try expect(UInt8(ascii: "}"))
-                return .object(entries)
-            }
-        case UInt8(ascii: "["):
-            i += 1
-            var items: [JSONValue] = []
-            skipWhitespace()
-            if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-            while true {
-                skipWhitespace()
-                items.append(try value(depth: depth + 1))
-                skipWhitespace()
-                if i < bytes.count, bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                try expect(UInt8(ascii: "]"))
-                return .array(items)
-            }
-        case UInt8(ascii: "\""):
-            return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .other
-        case UInt8(ascii: "f"): try literal("false"); return .other
-        case UInt8(ascii: "n"): try literal("null"); return .other
-        default:
-            return try number()
-        }
-    }
-
-    mutating func literal(_ word: String) throws {
-        for c in word.utf8 { try expect(c) }
-    }
-
-    /// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-    mutating func number() throws -> JSONValue {
-        let start = i
-        func digits(_ p: inout JSONParser) -> Int {
-            let s = p.i
-            while p.i < p.bytes.count, p.bytes[p.i] >= 0x30, p.bytes[p.i] <= 0x39 { p.i += 1 }
-            return p.i - s
-        }
-        var plain = true
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1; plain = false }
-        let intStart = i
-        let n = digits(&self)
-        guard n > 0 else { throw Failure(message: "invalid value", offset: start) }
-        guard !(n > 1 && bytes[intStart] == UInt8(ascii: "0")) else { throw Failure(message: "number with a leading zero", offset: start) }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1; plain = false
-            guard digits(&self) > 0 else { throw Failure(message: "invalid number", offset: start) }
-        }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1; plain = false
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
-            guard digits(&self) > 0 else { throw Failure(message: "invalid number", offset: start) }
-        }
-        guard plain else { return .other }
-        var v = 0
-        for b in bytes[intStart..<i] {
-            guard let m = multiplied(v, 10), case let (s, o) = m.addingReportingOverflow(Int(b - 0x30)), !o else {
-                throw Failure(message: "integer too large", offset: start)
-            }
-            v = s
-        }
-        return .integer(v)
-    }
-
-    mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw Failure(message: "truncated \\u escape", offset: i) }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let b = bytes[i]
-            let d: UInt32
-            switch b {
-            case 0x30...0x39: d = UInt32(b - 0x30)
-            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
-            default: throw Failure(message: "bad \\u escape", offset: i)
-            }
-            v = v << 4 | d
-            i += 1
-        }
-        return v
-    }
-
-    mutating func string() throws -> String {
-        try expect(UInt8(ascii: "\""))
-        var out: [UInt8] = []
-        while true {
-            guard i < bytes.count else { throw Failure(message: "unterminated string", offset: i) }
-            let b = bytes[i]
-            i += 1
-            switch b {
-            case UInt8(ascii: "\""):
-                guard let s = String(validating: out, as: UTF8.self) else {
-                    throw Failure(message: "string is not valid UTF-8", offset: i)
-                }
-                return s
-            case UInt8(ascii: "\\"):
-                guard i < bytes.count else { throw Failure(message: "unterminated string", offset: i) }
-                let e = bytes[i]
-                i += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var code = try hex4()
-                    if (0xD800..<0xDC00).contains(code) {
-                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
-                            throw Failure(message: "unpaired surrogate in \\u escape", offset: i)
-                        }
-                        i += 2
-                        let low = try hex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(message: "unpaired surrogate in \\u escape", offset: i) }
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let scalar = Unicode.Scalar(code) else { throw Failure(message: "unpaired surrogate in \\u escape", offset: i) }
-                    out.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default:
-                    throw Failure(message: "bad escape", offset: i - 1)
-                }
-            case 0x00..<0x20:
-                throw Failure(message: "control character in string", offset: i - 1)
-            default:
-                out.append(b)
-            }
-        }
-    }
-}
-
-/// Appends `s` as a JSON string with serde_json's escaping (the reference writer's): `"` `\` and
-/// control characters escaped (`\b \f \n \r \t`, else `\u00xx` lowercase), everything else raw UTF-8.
-private func appendJSONString(_ s: String, to out: inout [UInt8]) {
-    let hex = Array("0123456789abcdef".utf8)
-    out.append(UInt8(ascii: "\""))
-    for b in s.utf8 {
-        switch b {
-        case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-        case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
-        case 0x08: out.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-        case 0x0C: out.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-        case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-        case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-        case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-        case 0x00..<0x20:
-            out.append(contentsOf: Array("\\u00".utf8))
-            out.append(hex[Int(b >> 4)])
-            out.append(hex[Int(b & 0xF)])
-        default: out.append(b)
-        }
-    }
-    out.append(UInt8(ascii: "\""))
 }
 
 // MARK: - POSIX file I/O

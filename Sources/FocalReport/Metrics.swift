@@ -1,57 +1,7 @@
-// Metrics: a tiny deterministic JSON writer for the metrics JSON-lines file.
-//
-// Numbers are written so they parse back to the exact value: a Double as Swift's shortest
-// round-trip decimal (a float32 value is first widened to Double, exactly, so the text is the
-// shortest decimal of its exact double value); non-finite numbers are written as `null`.
-
+// Metrics: the records of the metrics JSON-lines file as `JSON` values (written by FocalFormats'
+// writer: a Double as its shortest round-trip decimal, a non-finite number as `null`).
+import FocalFormats
 import FocalCore
-
-public indirect enum JSON: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case int(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSON])
-    /// Keys keep their order.
-    case object([(String, JSON)])
-
-    public static func == (a: JSON, b: JSON) -> Bool { a.text == b.text }
-
-    /// Compact JSON text.
-    public var text: String {
-        switch self {
-        case .null: return "null"
-        case .bool(let b): return b ? "true" : "false"
-        case .int(let i): return String(i)
-        case .number(let d): return d.isFinite ? d.description : "null"
-        case .string(let s): return JSON.quote(s)
-        case .array(let a): return "[" + a.map(\.text).joined(separator: ",") + "]"
-        case .object(let o): return "{" + o.map { JSON.quote($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
-        }
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
-}
 
 extension EpochRecord {
     public var json: JSON {

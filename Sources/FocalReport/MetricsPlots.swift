@@ -1,6 +1,7 @@
 // MetricsPlots: the pictures of a run from its metrics records (the JSON-lines file's values):
 // class distribution of the training and test sets, the loss curve, per-class recall over epochs.
 import FocalData
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -15,6 +15,7 @@
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 
 // MARK: - Report
 

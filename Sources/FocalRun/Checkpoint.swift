@@ -4,6 +4,7 @@
 // metadata. Written by rank 0 atomically; read back only if complete, intact and compatible.
 import FocalCore
 import FocalData
+import FocalFormats
 import FocalReport
 
 public struct CheckpointState<T: TrainScalar>: Sendable {

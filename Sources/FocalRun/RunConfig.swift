@@ -1,4 +1,5 @@
 // RunConfig: the validated configuration of one run, a plain Sendable value shared by all ranks.
+import FocalFormats
 import ArgumentParser
 import Collectives
 import FocalCore

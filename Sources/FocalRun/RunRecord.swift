@@ -1,4 +1,5 @@
 // RunRecord: the run's configuration as the last record of the metrics file.
+import FocalFormats
 import FocalCore
 import FocalData
 import FocalReport

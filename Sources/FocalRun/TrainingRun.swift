@@ -1,6 +1,7 @@
 // TrainingRun: one training run on one rank, as a sequence of named phases — load, weights,
 // restore, train, evaluate, write. Every phase is collective: a failure on any rank becomes the
 // same error on every rank (`Communicator.agree`), so no rank is left waiting in a collective.
+import FocalFormats
 import Collectives
 import FocalCore
 import FocalData

@@ -5,6 +5,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #endif

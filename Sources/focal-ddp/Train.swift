@@ -5,6 +5,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc

@@ -10,6 +10,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 
 /// Collects every element's name and attributes.
 final class ElementCollector: NSObject, XMLParserDelegate {

@@ -28,43 +28,6 @@ public struct RunConfig: Sendable {
     public var train: TrainConfig
     public var precision: Precision
     public var initFile: String?
-    /// Everything a resumed run must share with the checkpoint (not epochs, ranks, outputs, logging).
-    public func identity(shape: MLPShape) -> JSON {
-        let t = train
-        var data: JSON
-        switch input {
-        case .generated(let d):
-            let c = d.classification
-            data = .object([("generator", .string(d.generator.rawValue)), ("samples", .int(Int64(c.samples))),
-                            ("features", .int(Int64(c.features))), ("informative", .int(Int64(c.informative))),
-                            ("redundant", .int(Int64(c.redundant))), ("repeated", .int(Int64(c.repeated))),
-                            ("classes", .int(Int64(c.classes))), ("clusters_per_class", .int(Int64(c.clustersPerClass))),
-                            ("weights", c.weights.map { .array($0.map { .number($0) }) } ?? .null),
-                            ("flip_y", .number(c.flipY)), ("class_sep", .number(c.classSep)), ("hypercube", .bool(c.hypercube)),
-                            ("shift", .string(String(describing: c.shift))), ("scale", .string(String(describing: c.scale))),
-                            ("shuffle", .bool(c.shuffle)), ("seed", .int(Int64(c.seed))),
-                            ("test_fraction", .number(d.split.testFraction)), ("split_seed", .int(Int64(d.split.seed))),
-                            ("stratify", .bool(d.split.stratify))])
-        case let .csv(train, test, labelColumn, classes):
-            data = .object([("train_data", .string(train)), ("test_data", test.map { .string($0) } ?? .null),
-                            ("label_column", labelColumn.map { .string($0) } ?? .null),
-                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
-        case let .files(train, trainLabels, test, testLabels, classes):
-            data = .object([("train_data", .string(train)), ("train_labels", .string(trainLabels)),
-                            ("test_data", test.map { .string($0) } ?? .null), ("test_labels", testLabels.map { .string($0) } ?? .null),
-                            ("classes", classes.map { .int(Int64($0)) } ?? .null)])
-        }
-        return .object([
-            ("data", data), ("model", .string(shape.description)), ("precision", .string(precision.rawValue)),
-            ("class_weights", .string(String(describing: classWeights))), ("gamma", .number(t.gamma)),
-            ("reduction", .string(t.reduction.rawValue)), ("lr", .number(t.adam.lr)), ("beta1", .number(t.adam.beta1)),
-            ("beta2", .number(t.adam.beta2)), ("eps", .number(t.adam.eps)), ("weight_decay", .number(t.adam.weightDecay)),
-            ("adamw", .bool(t.adam.decoupled)), ("batch_size", t.batchSize.map { .int(Int64($0)) } ?? .null),
-            ("chunk_size", .int(Int64(t.chunkSize))), ("shuffle_batches", .bool(t.shuffleBatches)),
-            ("shuffle_seed", .int(Int64(t.shuffleSeed))), ("init_seed", .int(Int64(t.initSeed))),
-            ("init", initFile.map { .string($0) } ?? .null), ("on_nan", .string(t.onNaN.rawValue)), ("fast_reduce", .bool(t.fastReduce)),
-        ])
-    }
     public var metricsOut: String?
     public var saveModel: String?
     public var quiet: Bool

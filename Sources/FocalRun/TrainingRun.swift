@@ -50,7 +50,8 @@ public final class TrainingRun<T: TrainScalar> {
         let data = try load()
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
-        let identity = config.identity(shape: shape)
+        let description = RunDescription(config, shape: shape)
+        let identity = try description.json
         let start = try restore(shape: shape, identity: identity)
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
@@ -63,12 +64,13 @@ public final class TrainingRun<T: TrainScalar> {
             position = r.position
             log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(config.resume ?? "")")
         }
-        let seconds = try train(trainer, from: position, shape: shape, identity: identity, alpha: alpha, data: data)
+        let seconds = try train(trainer, from: position, shape: shape, description: description, identity: identity,
+                                alpha: alpha, data: data)
         try evaluate(trainer, data: data, shape: shape)
         let trained = max(0, config.train.epochs - position.epoch)
         let ranks = comm.size
         log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
-        records.append(configRecord(shape: shape, alpha: alpha, data: data))
+        records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
         try write(params: trainer.params, shape: shape, final: true)
     }
 
@@ -165,8 +167,8 @@ public final class TrainingRun<T: TrainScalar> {
 
     /// The epochs from `start`; checkpoints on schedule and on a stop request. Returns the seconds
     /// spent. After a signal, writes what it has and throws `Interrupted`.
-    private func train(_ trainer: Trainer<T>, from start: TrainingPosition, shape: MLPShape, identity: JSON,
-                       alpha: [Double], data: LocalData<T>) throws -> Double {
+    private func train(_ trainer: Trainer<T>, from start: TrainingPosition, shape: MLPShape,
+                       description: RunDescription, identity: JSON, alpha: [Double], data: LocalData<T>) throws -> Double {
         let tTrain = monotonicSeconds()
         let totalSteps = config.train.epochs * data.trainPlan.batchCount
         do {
@@ -188,7 +190,7 @@ public final class TrainingRun<T: TrainScalar> {
                 }
             }, stopRequested: stopRequested)
         } catch let stopped as TrainingStopped {
-            records.append(configRecord(shape: shape, alpha: alpha, data: data))
+            records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
             try write(params: trainer.params, shape: shape, final: false)
             let hint = "./launch -n N " + config.arguments.filter { !$0.hasPrefix("--resume") }.joined(separator: " ")
             throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep,
@@ -250,9 +252,13 @@ public final class TrainingRun<T: TrainScalar> {
         }
     }
 
-    /// The run's configuration as the last metrics record.
-    private func configRecord(shape: MLPShape, alpha: [Double], data: LocalData<T>) -> JSON {
-        runConfigRecord(config, shape: shape, alpha: alpha, trainRows: data.globalTrainRows, testRows: data.globalTestRows,
-                        trainCounts: data.trainCounts, testCounts: data.testCounts, ranks: comm.size)
+    /// The run's description and facts as the last metrics record.
+    private func configRecord(_ description: RunDescription, alpha: [Double], data: LocalData<T>,
+                              shape: MLPShape) throws -> JSON {
+        try JSONValueEncoder().encode(ConfigRecord(
+            run: description, trainRows: data.globalTrainRows, testRows: data.globalTestRows,
+            trainCounts: data.trainCounts, testCounts: data.testCounts, alpha: alpha,
+            parameters: shape.parameterCount, optimizerOn: config.train.optimizerOn.rawValue,
+            epochs: config.train.epochs, batchRows: data.trainPlan.batchSize, ranks: comm.size))
     }
 }

@@ -197,6 +197,15 @@ public struct EpochRecord: Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Steps skipped because of a non-finite value (`--on-nan skip`).
     public var skippedSteps: Int
+
+    public init(epoch: Int, loss: Double, lr: Double, elapsed: Double, samplesPerSecond: Double, skippedSteps: Int) {
+        self.epoch = epoch
+        self.loss = loss
+        self.lr = lr
+        self.elapsed = elapsed
+        self.samplesPerSecond = samplesPerSecond
+        self.skippedSteps = skippedSteps
+    }
 }
 
 /// A held-out evaluation as the trainer computes it: global counts and the loss, from which the

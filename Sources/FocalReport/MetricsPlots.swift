@@ -14,41 +14,38 @@ public struct PlotFile: Sendable, Equatable {
 
 // MARK: - From records to charts
 
-/// The SVG plots the records support, in this order (each only when its records are present):
+/// The SVG plots the metrics support, in this order (each only when its records are present):
 ///   `class_distribution.svg`  bars of `train_counts` and `test_counts` of the "config" record
 ///                             (the tutorial's bar chart, global counts)
 ///   `loss.svg`                the training loss of every "epoch" record, against the epoch
 ///   `recall.svg`              per-class recall of every "eval" record with an epoch, one line
 ///                             per class (the last record of an epoch wins)
-public func metricsPlots(records: [JSON]) -> [PlotFile] {
+public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
     var out: [PlotFile] = []
-    let config = records.last { $0["type"]?.string == "config" }
-    if let c = config, let train = c["train_counts"]?.doubles {
-        let test = c["test_counts"]?.doubles ?? []
+    if let c = metrics.config {
+        let train = c.trainCounts.map(Double.init)
+        let test = (c.testCounts ?? []).map(Double.init)
         let k = max(train.count, test.count)
-        var series: [(name: String, values: [Double])] = [("train (\(Int64(train.reduce(0, +))) rows)", train)]
-        if !test.isEmpty { series.append(("test (\(Int64(test.reduce(0, +))) rows)", test)) }
+        var series: [(name: String, values: [Double])] = [("train (\(c.trainCounts.reduce(0, &+)) rows)", train)]
+        if !test.isEmpty { series.append(("test (\((c.testCounts ?? []).reduce(0, &+)) rows)", test)) }
         let chart = BarChart(title: "Class distribution", xLabel: "class", yLabel: "rows",
                              categories: (0..<k).map { "class \($0)" }, series: series)
         out.append(PlotFile(name: "class_distribution.svg", svg: chart.svg()))
     }
 
-    let epochs = records.filter { $0["type"]?.string == "epoch" }
-    if !epochs.isEmpty {
-        let points = epochs.compactMap { r -> (x: Double, y: Double)? in
-            guard let e = r["epoch"]?.double, let l = r["loss"]?.double else { return nil }
-            return (e, l)
-        }
+    if !metrics.epochs.isEmpty {
+        let points = metrics.epochs.map { (x: Double($0.epoch), y: $0.loss) }
         var title = "Training loss"
-        if let c = config, let m = c["model"]?.string { title += " (MLP \(m))" }
+        if let m = metrics.config?.model { title += " (MLP \(m))" }
         let chart = LineChart(title: title, xLabel: "epoch", yLabel: "loss", series: [("loss", points)])
         out.append(PlotFile(name: "loss.svg", svg: chart.svg()))
     }
 
     var byEpoch: [(epoch: Double, recall: [Double])] = []
-    for r in records where r["type"]?.string == "eval" {
-        guard let e = r["epoch"]?.double, let recall = r["recall"]?.doubles else { continue }
-        if let i = byEpoch.firstIndex(where: { $0.epoch == e }) { byEpoch[i].recall = recall } else { byEpoch.append((e, recall)) }
+    for r in metrics.evals {
+        guard let epoch = r.epoch else { continue }
+        let e = Double(epoch)
+        if let i = byEpoch.firstIndex(where: { $0.epoch == e }) { byEpoch[i].recall = r.recall } else { byEpoch.append((e, r.recall)) }
     }
     if !byEpoch.isEmpty {
         byEpoch.sort { $0.epoch < $1.epoch }
@@ -65,11 +62,11 @@ public func metricsPlots(records: [JSON]) -> [PlotFile] {
 
 // MARK: - Writing
 
-/// Writes `metricsPlots(records:)` into `dir` (created if missing), each file atomically
+/// Writes `metricsPlots(_:)` into `dir` (created if missing), each file atomically
 /// (temporary file, fsync, rename). Returns the paths written. Errors name the file or directory.
 @discardableResult
-public func writePlots(records: [JSON], to dir: String) throws -> [String] {
-    let plots = metricsPlots(records: records)
+public func writePlots(_ metrics: MetricsFile, to dir: String) throws -> [String] {
+    let plots = metricsPlots(metrics)
     if mkdir(dir, 0o755) != 0 && errno != EEXIST {
         throw DataError("\(dir): cannot create the plot directory (\(String(cString: strerror(errno))))")
     }

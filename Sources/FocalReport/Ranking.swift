@@ -34,17 +34,6 @@ public struct RankingReport: Codable, Sendable, Equatable {
         self.rows = rows
     }
 
-    /// `roc_auc` and `pr_auc` arrays, to append to an evaluation record.
-    public var jsonFields: [(String, JSON)] {
-        [("roc_auc", .array(rocAUC.map { .number($0) })), ("pr_auc", .array(averagePrecision.map { .number($0) }))]
-    }
-
-    /// `record` (a JSON object such as `EvaluationReport.json(type:epoch:)`) with `jsonFields` appended.
-    public func appended(to record: JSON) -> JSON {
-        guard case .object(let fields) = record else { return record }
-        return .object(fields + jsonFields)
-    }
-
     /// A table for people: one line per class.
     public func table() -> String {
         func f(_ x: Double) -> String { x.isNaN ? "   n/a" : formatFixed(x, digits: 4) }

@@ -179,7 +179,7 @@ public final class TrainingRun<T: TrainScalar> {
             }, onEval: { epoch, result in
                 let report = EvaluationReport(result)
                 log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
-                records.append(report.json(type: "eval", epoch: epoch))
+                records.append(report.json(epoch: epoch))
             }, afterStep: { pos, epochEnded in
                 log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
                              stepsPerEpoch: data.trainPlan.batchCount)
@@ -231,7 +231,7 @@ public final class TrainingRun<T: TrainScalar> {
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
-        records.append(ranking.appended(to: report.json(type: "eval", epoch: config.train.epochs - 1)))
+        records.append(report.json(epoch: config.train.epochs - 1, ranking: ranking))
     }
 
     // MARK: - Phase: write
@@ -246,7 +246,7 @@ public final class TrainingRun<T: TrainScalar> {
             }
             if let dir = config.plotsDir {
                 try ensureDirectory(dir, option: "--plots")
-                try writePlots(records: records, to: dir)
+                try writePlots(try MetricsFile(records: records), to: dir)
             }
             if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }
         }

@@ -24,9 +24,9 @@ struct Plot: ParsableCommand, RankedCommand {
         guard launcher.rank == 0 else { return 0 }
         do {
             let text = try readTextFile(metrics)
-            let records = try JSON.parseLines(text, source: metrics)
-            guard !records.isEmpty else { throw DataError("\(metrics): no records") }
-            let paths = try writePlots(records: records, to: out)
+            let file = try MetricsFile(text: text, source: metrics)
+            guard !file.isEmpty else { throw DataError("\(metrics): no config, epoch or eval records") }
+            let paths = try writePlots(file, to: out)
             guard !paths.isEmpty else {
                 throw DataError("\(metrics): no config, epoch or eval records to plot")
             }

@@ -39,20 +39,20 @@ final class SVGPlotTests: XCTestCase {
     func records() throws -> [JSON] {
         var lines: [String] = []
         for e in stride(from: 0, through: 100, by: 10) {
-            let epoch: JSON = .object([("type", .string("epoch")), ("epoch", .int(Int64(e == 100 ? 99 : e))),
-                                       ("loss", .number(0.5 / Double(e + 1))), ("lr", .number(0.001))])
-            lines.append(epoch.text)
+            let epoch = EpochRecord(epoch: e == 100 ? 99 : e, loss: 0.5 / Double(e + 1), lr: 0.001, elapsed: Double(e),
+                                    samplesPerSecond: 1000, skippedSteps: 0)
+            lines.append(epoch.json.text)
         }
         for (e, c) in [(19, [[50, 3, 1], [4, 20, 2], [1, 1, 8]]), (59, [[51, 2, 1], [3, 22, 1], [1, 0, 9]]),
                        (99, [[52, 1, 1], [2, 23, 1], [0, 0, 10]])] {
-            lines.append(EvaluationReport(confusion: c.map { $0.map(Int64.init) }, loss: 0.1).json(type: "eval", epoch: e).text)
+            lines.append(EvaluationReport(confusion: c.map { $0.map(Int64.init) }, loss: 0.1).json(epoch: e).text)
         }
         lines.append(#"{"type":"config","version":"0.1.0","train_counts":[640,110,50],"test_counts":[160,27,13],"model":"20-64-3","ranks":2}"#)
         return try JSON.parseLines(lines.joined(separator: "\n") + "\n", source: "test.jsonl")
     }
 
     func testClassDistributionHasOneBarPerClassAndSplitWithItsCount() throws {
-        let plots = metricsPlots(records: try records())
+        let plots = metricsPlots(try MetricsFile(records: try records()))
         XCTAssertEqual(plots.map(\.name), ["class_distribution.svg", "loss.svg", "recall.svg"])
         let bars = parseSVG(plots[0].svg, "class distribution").withClass("bar")
         XCTAssertEqual(bars.count, 6, "3 classes x (train, test)")
@@ -73,7 +73,7 @@ final class SVGPlotTests: XCTestCase {
     func testLossHasAPointPerEpochRecordAndRecallALinePerClass() throws {
         let recs = try records()
         let epochs = recs.filter { $0["type"]?.string == "epoch" }
-        let plots = metricsPlots(records: recs)
+        let plots = metricsPlots(try MetricsFile(records: recs))
         let loss = parseSVG(plots[1].svg, "loss")
         let points = loss.withClass("point")
         XCTAssertEqual(points.count, epochs.count)
@@ -92,15 +92,15 @@ final class SVGPlotTests: XCTestCase {
     func testOnlyAvailablePlotsAndAtomicFiles() throws {
         // Epoch records only: just the loss plot.
         let recs = try records().filter { $0["type"]?.string == "epoch" }
-        XCTAssertEqual(metricsPlots(records: recs).map(\.name), ["loss.svg"])
+        XCTAssertEqual(metricsPlots(try MetricsFile(records: recs)).map(\.name), ["loss.svg"])
         let dir = NSTemporaryDirectory() + "focal-svg-\(getpid())-\(UInt64.random(in: 0..<UInt64.max))"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let written = try writePlots(records: try records(), to: dir)
+        let written = try writePlots(try MetricsFile(records: try records()), to: dir)
         XCTAssertEqual(written.map { ($0 as NSString).lastPathComponent }, ["class_distribution.svg", "loss.svg", "recall.svg"])
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         XCTAssertEqual(left, ["class_distribution.svg", "loss.svg", "recall.svg"], "no temporary files left")
         for p in written { _ = parseSVG(try String(contentsOfFile: p, encoding: .utf8), p) }
-        XCTAssertThrowsError(try writePlots(records: recs, to: written[0])) { e in
+        XCTAssertThrowsError(try writePlots(try MetricsFile(records: recs), to: written[0])) { e in
             XCTAssertTrue("\(e)".contains(written[0]), "error names the path: \(e)")
         }
     }

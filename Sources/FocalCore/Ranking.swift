@@ -14,6 +14,7 @@
 // value: it is reported as NaN (written as `null` in JSON), where scikit-learn raises or warns.
 import Collectives
 import FocalData
+import FocalFormats
 
 // MARK: - Report
 

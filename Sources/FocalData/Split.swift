@@ -1,5 +1,6 @@
 // Split: scikit-learn's train_test_split (ShuffleSplit and StratifiedShuffleSplit) on row indices.
 
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -2,6 +2,7 @@
 import ArgumentParser
 import FocalCore
 import FocalData
+import FocalFormats
 
 extension GeneratorKind: ExpressibleByArgument {}
 extension LossReduction: ExpressibleByArgument {}

@@ -13,6 +13,8 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
+import FocalRun
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -98,7 +100,7 @@ struct PredictJob: Sendable {
         let header = try comm.agree { () -> NpyHeader in
             let h = try Npy.readHeader(path: data)
             guard h.dtype == .float32 || h.dtype == .float64, h.shape.count == 2 else {
-                throw DataError("\(data): features must be a 2-D float32 or float64 array, found \(h.dtype.rawValue) with shape \(h.shape)")
+                throw DataError("\(data): features must be a 2-D float32 or float64 array, found \(h.dtype.npyDescr) with shape \(h.shape)")
             }
             guard h.shape[1] == shape.features else {
                 throw DataError("\(data): \(h.shape[1]) features per row, but the model \(model) (\(shape)) expects \(shape.features)")
@@ -154,51 +156,15 @@ struct PredictJob: Sendable {
     /// Every rank writes its rows of both files at their offsets; rank 0 creates and renames.
     private func writePredictions<T: TrainScalar>(_ p: Predictions<T>, rows n: Int, firstRow: Int, classes k: Int,
                                                   comm: Communicator) throws {
-        let classOut = classFilePath(forProbabilities: out)
-        // A token shared by all ranks names the temporary files.
-        var token = [Int64(comm.rank == 0 ? Int64(getpid()) &* 1_000_003 &+ Int64(monotonicSeconds() * 1e6) : 0)]
-        try comm.broadcast(&token, root: 0)
-        let tag = String(UInt64(bitPattern: token[0]), radix: 36)
-        func temp(_ path: String) -> String {
-            if let slash = path.lastIndex(of: "/") {
-                return String(path[...slash]) + "." + String(path[path.index(after: slash)...]) + ".tmp-\(tag)"
-            }
-            return ".\(path).tmp-\(tag)"
+        let writer = try ShardedNpyWriter.open([
+            .init(path: out, header: NpyHeader(dtype: .float64, shape: [n, k])),
+            .init(path: classFilePath(forProbabilities: out), header: NpyHeader(dtype: .int64, shape: [n])),
+        ], comm: comm) { path, rank, host in
+            "\(path): rank \(rank) on \(host) does not see rank 0's temporary file; predict needs an output directory shared by all hosts"
         }
-        let files: [(path: String, header: NpyHeader, bytes: () -> [UInt8])] = [
-            (out, NpyHeader(dtype: .float64, shape: [n, k]), { p.probabilities.map { Double($0) }.withUnsafeBytes { Array($0) } }),
-            (classOut, NpyHeader(dtype: .int64, shape: [n]), { p.predicted.map { Int64($0) }.withUnsafeBytes { Array($0) } }),
-        ]
-        do {
-            try comm.agree {
-                guard comm.rank == 0 else { return }
-                for f in files {
-                    try checkWritable(f.path)
-                    let h = f.header.encoded()
-                    try writeAt(path: temp(f.path), offset: 0, bytes: h, create: true,
-                                size: h.count + f.header.elementCount * f.header.dtype.itemSize)
-                }
-            }
-            try comm.agree {
-                for f in files {
-                    guard access(temp(f.path), W_OK) == 0 else {
-                        throw DataError("\(f.path): rank \(comm.rank) on \(comm.processorName) does not see rank 0's temporary file; predict needs an output directory shared by all hosts")
-                    }
-                    if p.rows > 0 {
-                        try writeAt(path: temp(f.path), offset: f.header.offset(ofRow: firstRow), bytes: f.bytes(),
-                                    create: false, size: nil)
-                    }
-                }
-            }
-            try comm.agree {
-                guard comm.rank == 0 else { return }
-                for f in files where rename(temp(f.path), f.path) != 0 {
-                    throw DataError("\(f.path): rename failed (\(String(cString: strerror(errno))))")
-                }
-            }
-        } catch {
-            if comm.rank == 0 { for f in files { unlink(temp(f.path)) } }
-            throw error
-        }
+        try writer.finish(rows: [
+            (firstRow, { p.probabilities.map { Double($0) }.withUnsafeBytes { Array($0) } }),
+            (firstRow, { p.predicted.map { Int64($0) }.withUnsafeBytes { Array($0) } }),
+        ], comm: comm)
     }
 }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 
 /// Where the training rows come from.
 enum DataInput: Sendable, Equatable {

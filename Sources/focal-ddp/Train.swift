@@ -3,6 +3,7 @@ import ArgumentParser
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 import SwiftMPI
 #if canImport(Glibc)
 import Glibc
@@ -168,9 +169,9 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         if let r = config.resume {
             state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
         }
-        for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
-        if let dir = config.plotsDir { try checkCreatableDirectory(dir, option: "--plots") }
-        if let dir = config.checkpointDir { try checkCreatableDirectory(dir, option: "--checkpoint-dir") }
+        for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try FileIO.checkWritable(path) }
+        if let dir = config.plotsDir { try FileIO.checkCreatableDirectory(dir, option: "--plots") }
+        if let dir = config.checkpointDir { try FileIO.checkCreatableDirectory(dir, option: "--checkpoint-dir") }
         return state
     }
     if config.resume != nil { resumed = try shareCheckpoint(resumed, comm: comm, count: shape.parameterCount) }
@@ -215,7 +216,7 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         lastCheckpoint = try comm.agree { () -> String in
             let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
             guard comm.rank == 0 else { return dir + "/" + name }
-            try ensureDirectory(dir, option: "--checkpoint-dir")
+            try FileIO.ensureDirectory(dir, option: "--checkpoint-dir")
             let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos)
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
@@ -227,10 +228,10 @@ private func trainTyped<T: TrainScalar>(_ config: RunConfig, comm: Communicator,
         try comm.agree {
             guard comm.rank == 0 else { return }
             if let path = config.metricsOut {
-                try Npy.atomicWrite(path: path, bytes: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
+                try FileIO.replace(path, with: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
             }
             if let dir = config.plotsDir {
-                try ensureDirectory(dir, option: "--plots")
+                try FileIO.ensureDirectory(dir, option: "--plots")
                 try writePlots(records: records, to: dir)
             }
             if final, let path = config.saveModel { try ModelFile.encode(trainer.params, shape: shape).write(path: path) }
@@ -336,42 +337,4 @@ private func configRecord<T>(_ c: RunConfig, shape: MLPShape, alpha: [Double], d
         ("init", c.initFile.map { .string($0) } ?? .null), ("ranks", .int(Int64(ranks))),
     ]
     return .object(fields)
-}
-
-/// Throws a one-line error naming `path` if a file cannot be created in its directory (tried for
-/// real with a probe file: `access()` says yes to root even on a read-only filesystem).
-func checkWritable(_ path: String) throws {
-    let dir: String
-    if let slash = path.lastIndex(of: "/") { dir = slash == path.startIndex ? "/" : String(path[..<slash]) } else { dir = "." }
-    var st = stat()
-    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-        throw DataError("\(path): '\(dir)' does not exist or is not a directory")
-    }
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { throw DataError("\(path): is a directory") }
-    let probe = "\(dir)/.focal-ddp-write-probe-\(getpid())"
-    let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-    guard fd >= 0 else { throw DataError("\(path): directory '\(dir)' is not writable (\(String(cString: strerror(errno))))") }
-    close(fd)
-    unlink(probe)
-}
-
-/// Checks, without creating anything, that `dir` exists and is writable or could be created.
-func checkCreatableDirectory(_ dir: String, option: String) throws {
-    var st = stat()
-    if stat(dir, &st) == 0 {
-        guard (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(option) \(dir): not a directory") }
-        do { try checkWritable(dir + "/x") } catch { throw DataError("\(option) \(dir): not writable") }
-    } else {
-        do { try checkWritable(dir) } catch { throw DataError("\(option) \(dir): cannot be created (\(error))") }
-    }
-}
-
-/// Creates `dir` if missing (one level) and checks it is writable.
-func ensureDirectory(_ dir: String, option: String) throws {
-    var st = stat()
-    if stat(dir, &st) != 0 && mkdir(dir, 0o755) != 0 {
-        throw DataError("\(option) \(dir): cannot create the directory (\(String(cString: strerror(errno))))")
-    }
-    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(option) \(dir): not a directory") }
-    do { try checkWritable(dir + "/x") } catch { throw DataError("\(option) \(dir): not writable") }
 }

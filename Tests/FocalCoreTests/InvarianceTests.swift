@@ -4,6 +4,7 @@ import XCTest
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 
 final class ChunkPlanTests: XCTestCase {
     func testEveryRowOwnedOnceWholeChunksIndependentOfRanks() {

@@ -3,6 +3,7 @@
 import XCTest
 import FocalCore
 import FocalData
+import FocalFormats
 
 final class FocalLossTests: XCTestCase {
     /// Every case of focal_grad_cases.json (torch autograd, float64): per-row loss, reduced loss and

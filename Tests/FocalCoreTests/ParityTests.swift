@@ -7,6 +7,7 @@ import XCTest
 import Collectives
 import FocalCore
 import FocalData
+import FocalFormats
 
 final class ParityTests: XCTestCase {
     struct Case {

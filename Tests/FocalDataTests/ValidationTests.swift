@@ -2,6 +2,7 @@
 
 import XCTest
 @testable import FocalData
+import FocalFormats
 
 final class ValidationTests: XCTestCase {
     func check(_ option: String, file: StaticString = #filePath, line: UInt = #line, _ change: (inout DatasetSpec) -> Void) {

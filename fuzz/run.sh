@@ -17,12 +17,11 @@ bin="$out/focal-fuzz"
 swiftc="${SWIFTC:-swiftc}"
 mkdir -p "$out"
 
-# The reader sources under test (FocalData files with no dependency beyond the standard library).
+# The readers under test: the FocalFormats module (compiled here under its own name, so its
+# qualified names resolve), over the Collectives module it imports (built first, below).
+collectives=("$root"/Sources/Collectives/*.swift)
 sources=(
-    "$root/Sources/FocalData/DataSpec.swift"
-    "$root/Sources/FocalData/Npy.swift"
-    "$root/Sources/FocalData/Safetensors.swift"
-    "$root/Sources/FocalData/Csv.swift"
+    "$root"/Sources/FocalFormats/*.swift
     "$here/FuzzMain.swift" "$here/FuzzNpy.swift" "$here/FuzzCsv.swift" "$here/FuzzSafetensors.swift"
 )
 
@@ -40,11 +39,15 @@ check() {
 build() {
     local stale=0
     [[ -x "$bin" ]] || stale=1
-    for s in "${sources[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
+    for s in "${sources[@]}" "${collectives[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
     if [[ $stale == 1 ]]; then
         echo "building $bin" >&2
-        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -module-name FocalFuzz \
-            "${sources[@]}" -o "$bin.tmp"
+        mkdir -p "$out/modules"
+        "$swiftc" -sanitize=address -parse-as-library -O -g -wmo -c -module-name Collectives \
+            -emit-module -emit-module-path "$out/modules/Collectives.swiftmodule" \
+            "${collectives[@]}" -o "$out/Collectives.o"
+        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -module-name FocalFormats \
+            -package-name focal_ddp -I "$out/modules" "${sources[@]}" "$out/Collectives.o" -o "$bin.tmp"
         mv "$bin.tmp" "$bin"
     fi
 }

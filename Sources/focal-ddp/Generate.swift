@@ -25,7 +25,8 @@ struct Generate: ParsableCommand, RankedCommand {
     @OptionGroup(title: "Data") var data: DataOptions
     @Option(help: ArgumentHelp("Output directory (created if missing; must be shared by all hosts).", valueName: "DIR"))
     var out: String
-    @Option(help: ArgumentHelp("Feature dtype of the written files.", valueName: "float32|float64"), transform: featureDType)
+    @Option(help: ArgumentHelp("Feature dtype of the written files (values: float64, float32; default: float64).",
+                               valueName: "dtype"), transform: featureDType)
     var dtype: DType = .float64
     @Option(help: "Run N logical ranks as threads of this process (no mpirun).")
     var simulateRanks: Int?

@@ -3,11 +3,14 @@
 //
 // Layers, each depending only on those above it:
 //   CMPI, CBLAS        C system libraries (pkg-config ompi-c, openblas) + tiny header shims
-//   Collectives        the `Communicator` protocol and an in-process implementation (no MPI)
+//   Collectives        the `Communicator` protocol, an in-process implementation (no MPI), `agree`
+//                      and the failure kinds (exit codes)
 //   SwiftMPI           the MPI implementation of `Communicator` (the only Swift module touching C MPI)
-//   FocalFormats       file formats: one JSON value with one strict parser and one writer (+ Codable)
-//   FocalData          data generators (sklearn-exact, counter-based), split, chunk plan, file formats
+//   FocalFormats       the file layer (read all, replace, positioned write, pre-run checks), Npy,
+//                      Safetensors, Csv, one DType, DataError
+//   FocalData          data generators (sklearn-exact, counter-based), split, chunk plan, data sources
 //   FocalCore          model, focal loss, reduction, Adam, trainer (sees `Communicator`, never MPI)
+//   FocalRun           run orchestration: the sharded .npy writer (generate, predict)
 //   focal-ddp          the command line (swift-argument-parser)
 import PackageDescription
 
@@ -42,13 +45,13 @@ let package = Package(
         .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
         // Benchmarks: training throughput against the sgemm peak, step split, data generation, memory,
         // exact vs plain reduction; the Swift allreduce wrapper against plain C MPI_Allreduce.
-        .executableTarget(name: "focal-bench", dependencies: ["FocalCore", "FocalData", "SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
+        .executableTarget(name: "focal-bench", dependencies: ["FocalCore", "FocalData", "FocalFormats", "SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),
         .testTarget(name: "CollectivesTests", dependencies: ["Collectives"], swiftSettings: strict),
-        .testTarget(name: "FocalFormatsTests", dependencies: ["FocalFormats"], swiftSettings: strict),
         // Spawning mpirun (or a built product) from tests, safely: shared by the test targets below.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "Collectives"],
+        .testTarget(name: "FocalFormatsTests", dependencies: ["FocalFormats", "Collectives"], swiftSettings: strict),
+        .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "FocalFormats", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalFormats", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),

@@ -17,14 +17,11 @@ bin="$out/focal-fuzz"
 swiftc="${SWIFTC:-swiftc}"
 mkdir -p "$out"
 
-# The shared format module the readers import (built first as its own module, as SwiftPM does).
-formats=("$root"/Sources/FocalFormats/*.swift)
-# The reader sources under test (FocalData files that depend only on FocalFormats and the standard library).
+# The readers under test: the FocalFormats module (compiled here under its own name, so its
+# qualified names resolve), over the Collectives module it imports (built first, below).
+collectives=("$root"/Sources/Collectives/*.swift)
 sources=(
-    "$root/Sources/FocalData/DataSpec.swift"
-    "$root/Sources/FocalData/Npy.swift"
-    "$root/Sources/FocalData/Safetensors.swift"
-    "$root/Sources/FocalData/Csv.swift"
+    "$root"/Sources/FocalFormats/*.swift
     "$here/FuzzMain.swift" "$here/FuzzNpy.swift" "$here/FuzzCsv.swift" "$here/FuzzSafetensors.swift"
 )
 
@@ -42,16 +39,15 @@ check() {
 build() {
     local stale=0
     [[ -x "$bin" ]] || stale=1
-    for s in "${formats[@]}" "${sources[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
+    for s in "${sources[@]}" "${collectives[@]}"; do [[ "$s" -nt "$bin" ]] && stale=1; done
     if [[ $stale == 1 ]]; then
         echo "building $bin" >&2
-        local modules="$out/modules"
-        mkdir -p "$modules"
-        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -module-name FocalFormats -wmo \
-            -emit-module -emit-module-path "$modules/FocalFormats.swiftmodule" \
-            -c "${formats[@]}" -o "$modules/FocalFormats.o"
-        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -module-name FocalFuzz \
-            -I "$modules" "${sources[@]}" "$modules/FocalFormats.o" -o "$bin.tmp"
+        mkdir -p "$out/modules"
+        "$swiftc" -sanitize=address -parse-as-library -O -g -wmo -c -module-name Collectives \
+            -emit-module -emit-module-path "$out/modules/Collectives.swiftmodule" \
+            "${collectives[@]}" -o "$out/Collectives.o"
+        "$swiftc" -sanitize=fuzzer,address -parse-as-library -O -g -use-ld=lld -module-name FocalFormats \
+            -package-name focal_ddp -I "$out/modules" "${sources[@]}" "$out/Collectives.o" -o "$bin.tmp"
         mv "$bin.tmp" "$bin"
     fi
 }

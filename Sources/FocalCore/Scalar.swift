@@ -1,13 +1,26 @@
 // Scalar: the floating-point types a model can train in (Float, Double), with their BLAS and libm.
 import CBLAS
 import Collectives
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Training precision (`--precision`).
+///
+/// Kept apart from `DType` (the element type of a file): a precision picks the arithmetic and
+/// BLAS of a run and has exactly two values, so a `switch` over it needs no case for integers;
+/// `dtype` maps it to the element type its parameters are stored in.
 public enum Precision: String, Codable, Sendable, CaseIterable {
     case float32, float64
+
+    /// The element type of this precision's values in files.
+    public var dtype: DType {
+        switch self {
+        case .float32: return .float32
+        case .float64: return .float64
+        }
+    }
 }
 
 /// A training scalar: `Float` (default, `cblas_sgemm`) or `Double` (`--precision float64`, `cblas_dgemm`).

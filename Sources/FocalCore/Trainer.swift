@@ -3,6 +3,7 @@
 // held-out evaluation from a global confusion matrix.
 import Collectives
 import FocalData
+import FocalFormats
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 // ClassWeights: per-class loss weights from training-set counts (tutorial, balanced, effective number).
 
+import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,5 +1,6 @@
 // CounterDataSource: make_classification's construction from counter-based randomness, so any row
 // is a pure function of (seed, row index) and a rank materialises only its own rows.
+import FocalFormats
 
 // MARK: - Keys and domains
 

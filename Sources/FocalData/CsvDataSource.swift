@@ -8,6 +8,7 @@
 // to the first row of the range that holds it and reading forward. Row positions are data rows of
 // the file, in file order, whatever the number of ranks.
 import Collectives
+import FocalFormats
 
 public struct CsvDataSource: DataSource, Sendable {
     public let features: Int

@@ -1,5 +1,6 @@
 // DataSpec: the parameters of a synthetic imbalanced data set and its train/test split, and the
 // interface every data source offers to the trainer (materialise only the rows a rank owns).
+import FocalFormats
 
 // MARK: - Generator parameters (scikit-learn's make_classification, same names and defaults)
 
@@ -63,25 +64,7 @@ public struct DatasetSpec: Codable, Sendable, Equatable {
     public init() {}
 }
 
-// MARK: - Rows handed to the trainer
-
-/// A block of rows: features `x` `[count, features]` row-major float64, labels `y` `[count]`.
-public struct Rows: Sendable, Equatable {
-    public var features: Int
-    /// `[count, features]`, row-major.
-    public var x: [Double]
-    /// `[count]`, class indices `0..<classes`.
-    public var y: [Int32]
-
-    public var count: Int { y.count }
-
-    public init(features: Int, x: [Double] = [], y: [Int32] = []) {
-        precondition(x.count == y.count * features, "Rows: x must hold count * features values")
-        self.features = features
-        self.x = x
-        self.y = y
-    }
-}
+// MARK: - Rows handed to the trainer (`Rows` lives in FocalFormats: the CSV reader produces it)
 
 /// Which part of the split.
 public enum SplitPart: String, Sendable {
@@ -114,11 +97,4 @@ extension DataSource {
         let both = try rows(train: part == .train ? ranges : [], test: part == .test ? ranges : [])
         return part == .train ? both.train : both.test
     }
-}
-
-/// A validation failure of data parameters or files: one line naming the option or the file.
-public struct DataError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

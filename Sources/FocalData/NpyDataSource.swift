@@ -3,6 +3,7 @@
 // Features: float32 or float64, shape [rows, features], C order. Labels: int32 or int64, shape
 // [rows] (or [rows, 1]). Row positions are file rows. Every problem is one line naming the file
 // (and the row, for bad values).
+import FocalFormats
 
 public struct NpyDataSource: DataSource, Sendable {
     public let features: Int
@@ -40,11 +41,11 @@ public struct NpyDataSource: DataSource, Sendable {
 
     static func checkPair(_ hx: NpyHeader, _ hy: NpyHeader, x: String, y: String) throws {
         guard hx.dtype == .float32 || hx.dtype == .float64, hx.shape.count == 2 else {
-            throw DataError("\(x): features must be a 2-D float32 or float64 array, found \(hx.dtype.rawValue) with shape \(hx.shape)")
+            throw DataError("\(x): features must be a 2-D float32 or float64 array, found \(hx.dtype.npyDescr) with shape \(hx.shape)")
         }
         guard hx.shape[1] >= 1 else { throw DataError("\(x): rows have no features (shape \(hx.shape))") }
         guard hy.dtype == .int32 || hy.dtype == .int64, hy.shape.count == 1 || (hy.shape.count == 2 && hy.shape[1] == 1) else {
-            throw DataError("\(y): labels must be a 1-D int32 or int64 array, found \(hy.dtype.rawValue) with shape \(hy.shape)")
+            throw DataError("\(y): labels must be a 1-D int32 or int64 array, found \(hy.dtype.npyDescr) with shape \(hy.shape)")
         }
         guard hy.rows == hx.rows else {
             throw DataError("\(y): \(hy.rows) labels for \(hx.rows) rows in \(x)")

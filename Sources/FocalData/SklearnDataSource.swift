@@ -1,6 +1,7 @@
 // SklearnDataSource: make_classification + train_test_split, bit for bit, holding only the requested rows.
 
 import Dispatch
+import FocalFormats
 
 /// A raw pointer handed to worker threads that write disjoint ranges of it.
 struct SharedPointer<T>: @unchecked Sendable {

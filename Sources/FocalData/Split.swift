@@ -1,5 +1,6 @@
 // Split: scikit-learn's train_test_split (ShuffleSplit and StratifiedShuffleSplit) on row indices.
 
+import FocalFormats
 // MARK: - Index splits
 
 /// The index arrays `train_test_split(..., shuffle=True)` uses, in the order it returns rows.

@@ -1,6 +1,5 @@
 // MetricsPlots: the pictures of a run from its metrics records (the JSON-lines file's values):
 // class distribution of the training and test sets, the loss curve, per-class recall over epochs.
-import FocalData
 import FocalFormats
 #if canImport(Glibc)
 import Glibc
@@ -62,20 +61,21 @@ public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
 
 // MARK: - Writing
 
-/// Writes `metricsPlots(_:)` into `dir` (created if missing), each file atomically
-/// (temporary file, fsync, rename). Returns the paths written. Errors name the file or directory.
+/// Writes `metricsPlots(_:)` into `dir` (created if missing), each file through
+/// `FileIO.replace` (temporary file, fsync, rename). Returns the paths written. Errors name the
+/// file or directory: an unusable directory is `.data`, a failed write `.system`.
 @discardableResult
 public func writePlots(_ metrics: MetricsFile, to dir: String) throws -> [String] {
     let plots = metricsPlots(metrics)
     if mkdir(dir, 0o755) != 0 && errno != EEXIST {
-        throw DataError("\(dir): cannot create the plot directory (\(String(cString: strerror(errno))))")
+        throw FileError.check(dir, "cannot create the plot directory (\(errnoText()))")
     }
     var st = stat()
-    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw DataError("\(dir): not a directory") }
+    guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw FileError.check(dir, "not a directory") }
     var written: [String] = []
     for p in plots {
         let path = (dir.hasSuffix("/") ? dir : dir + "/") + p.name
-        try Npy.atomicWrite(path: path, bytes: Array(p.svg.utf8))
+        try FileIO.replace(path, with: Array(p.svg.utf8))
         written.append(path)
     }
     return written

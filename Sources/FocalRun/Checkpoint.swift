@@ -62,7 +62,7 @@ public enum Checkpoint {
         func eat(_ bytes: [UInt8]) { for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
         for name in file.tensors.keys.sorted() {
             let t = file.tensors[name]!
-            eat(Array(name.utf8) + [0] + Array(t.dtype.rawValue.utf8) + [0])
+            eat(Array(name.utf8) + [0] + Array(t.dtype.safetensorsName.utf8) + [0])
             for d in t.shape { eat(Array(String(d).utf8) + [0]) }
             eat(t.bytes)
         }

@@ -2,6 +2,7 @@
 // `predict` needs to rebuild the model. Nothing that varies between identical runs is written.
 import FocalCore
 import FocalData
+import FocalFormats
 import FocalReport
 
 public enum ModelFile {
@@ -48,7 +49,7 @@ public enum ModelFile {
                     throw DataError("\(path): tensor '\(name)' has shape \(t.shape), model \(shape) expects \(dims)")
                 }
                 guard let values = t.doubleValues() else {
-                    throw DataError("\(path): tensor '\(name)' has dtype \(t.dtype.rawValue), expected F32 or F64")
+                    throw DataError("\(path): tensor '\(name)' has dtype \(t.dtype.safetensorsName), expected F32 or F64")
                 }
                 for (i, v) in values.enumerated() {
                     guard v.isFinite else { throw DataError("\(path): tensor '\(name)' holds a non-finite value at index \(i)") }

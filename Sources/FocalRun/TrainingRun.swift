@@ -116,9 +116,9 @@ public final class TrainingRun<T: TrainScalar> {
             if let r = config.resume {
                 state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
             }
-            for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try checkWritable(path) }
-            if let dir = config.plotsDir { try checkCreatableDirectory(dir, option: "--plots") }
-            if let dir = config.checkpointDir { try checkCreatableDirectory(dir, option: "--checkpoint-dir") }
+            for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try FileIO.checkWritable(path) }
+            if let dir = config.plotsDir { try FileIO.checkCreatableDirectory(dir, option: "--plots") }
+            if let dir = config.checkpointDir { try FileIO.checkCreatableDirectory(dir, option: "--checkpoint-dir") }
             return state
         }
         if config.resume != nil { resumed = try shareCheckpoint(resumed, count: shape.parameterCount) }
@@ -210,7 +210,7 @@ public final class TrainingRun<T: TrainScalar> {
         lastCheckpoint = try comm.agree { () -> String in
             let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
             guard comm.rank == 0 else { return dir + "/" + name }
-            try ensureDirectory(dir, option: "--checkpoint-dir")
+            try FileIO.ensureDirectory(dir, option: "--checkpoint-dir")
             let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos)
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
@@ -242,10 +242,10 @@ public final class TrainingRun<T: TrainScalar> {
         try comm.agree {
             guard comm.rank == 0 else { return }
             if let path = config.metricsOut {
-                try Npy.atomicWrite(path: path, bytes: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
+                try FileIO.replace(path, with: Array((records.map(\.text).joined(separator: "\n") + "\n").utf8))
             }
             if let dir = config.plotsDir {
-                try ensureDirectory(dir, option: "--plots")
+                try FileIO.ensureDirectory(dir, option: "--plots")
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
             if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }

@@ -6,12 +6,18 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
+import FocalRun
 #if canImport(Glibc)
 import Glibc
 #endif
 
-enum OutputDType: String, ExpressibleByArgument, CaseIterable, Sendable {
-    case float64, float32
+/// `--dtype float32|float64`: the feature type of the written files (labels are always int64).
+private func featureDType(_ text: String) throws -> DType {
+    guard let t = DType(rawValue: text), t.isFloatingPoint else {
+        throw ValidationError("'\(text)' is not a feature dtype (float32, float64)")
+    }
+    return t
 }
 
 struct Generate: ParsableCommand, RankedCommand {
@@ -21,8 +27,9 @@ struct Generate: ParsableCommand, RankedCommand {
     @OptionGroup(title: "Data") var data: DataOptions
     @Option(help: ArgumentHelp("Output directory (created if missing; must be shared by all hosts).", valueName: "DIR"))
     var out: String
-    @Option(help: "Feature dtype of the written files.")
-    var dtype: OutputDType = .float64
+    @Option(help: ArgumentHelp("Feature dtype of the written files (values: float64, float32; default: float64).",
+                               valueName: "dtype"), transform: featureDType)
+    var dtype: DType = .float64
     @Option(help: "Run N logical ranks as threads of this process (no mpirun).")
     var simulateRanks: Int?
 
@@ -49,69 +56,40 @@ struct Generate: ParsableCommand, RankedCommand {
     }
 }
 
-private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String, dtype: OutputDType,
+private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String, dtype: DType,
                       comm: Communicator) throws {
     let source = try comm.agree { try makeDataSource(.generated(spec), comm: comm) }
-    // A token shared by all ranks names the temporary files and the shared-directory probe.
-    var token = [Int64(comm.rank == 0 ? Int64(getpid()) &* 1_000_003 &+ Int64(monotonicSeconds() * 1e6) : 0)]
-    try comm.broadcast(&token, root: 0)
-    let tag = String(UInt64(bitPattern: token[0]), radix: 36)
-    let probe = "\(out)/.focal-ddp-probe-\(tag)"
     try comm.agree {
         guard comm.rank == 0 else { return }
-        if mkdir(out, 0o755) != 0 && errno != EEXIST { throw DataError("--out \(out): cannot create the directory (\(String(cString: strerror(errno))))") }
-        try Npy.atomicWrite(path: probe, bytes: Array("focal-ddp\n".utf8))
+        if mkdir(out, 0o755) != 0 && errno != EEXIST { throw DataError("--out \(out): cannot create the directory (\(errnoText()))") }
     }
-    try comm.agree {
-        guard access(probe, F_OK) == 0 else {
-            throw DataError("--out \(out): rank \(comm.rank) on \(comm.processorName) does not see rank 0's files there; generate needs a directory shared by all hosts")
-        }
+    // Rank 0 creates the files (at full size, with their headers) before the rows are generated,
+    // so an unusable or unshared directory is found before the work.
+    let writer = try ShardedNpyWriter.open([
+        .init(path: "\(out)/X_train.npy", header: NpyHeader(dtype: dtype, shape: [source.trainCount, source.features])),
+        .init(path: "\(out)/y_train.npy", header: NpyHeader(dtype: .int64, shape: [source.trainCount])),
+        .init(path: "\(out)/X_test.npy", header: NpyHeader(dtype: dtype, shape: [source.testCount, source.features])),
+        .init(path: "\(out)/y_test.npy", header: NpyHeader(dtype: .int64, shape: [source.testCount])),
+    ], comm: comm) { _, rank, host in
+        "--out \(out): rank \(rank) on \(host) does not see rank 0's files there; generate needs a directory shared by all hosts"
     }
 
     // Contiguous row ranges per rank (any split gives the same files).
     func share(_ n: Int) -> Range<Int> { (comm.rank * n / comm.size)..<((comm.rank + 1) * n / comm.size) }
     let trainRange = share(source.trainCount), testRange = share(source.testCount)
-    let rows = try comm.agree { try source.rows(train: [trainRange], test: [testRange]) }
-
-    let files: [(name: String, header: NpyHeader, rows: Range<Int>, bytes: () -> [UInt8])] = [
-        ("X_train.npy", NpyHeader(dtype: dtype == .float64 ? .float64 : .float32, shape: [source.trainCount, source.features]),
-         trainRange, { featureBytes(rows.train.x, dtype) }),
-        ("y_train.npy", NpyHeader(dtype: .int64, shape: [source.trainCount]), trainRange, { labelBytes(rows.train.y) }),
-        ("X_test.npy", NpyHeader(dtype: dtype == .float64 ? .float64 : .float32, shape: [source.testCount, source.features]),
-         testRange, { featureBytes(rows.test.x, dtype) }),
-        ("y_test.npy", NpyHeader(dtype: .int64, shape: [source.testCount]), testRange, { labelBytes(rows.test.y) }),
-    ]
-    func temp(_ name: String) -> String { "\(out)/.\(name).tmp-\(tag)" }
+    let rows: (train: Rows, test: Rows)
     do {
-        // Rank 0 creates each file at full size with its header; then every rank writes its rows.
-        try comm.agree {
-            guard comm.rank == 0 else { return }
-            for f in files {
-                let header = f.header.encoded()
-                try writeAt(path: temp(f.name), offset: 0, bytes: header, create: true,
-                            size: header.count + f.header.elementCount * f.header.dtype.itemSize)
-            }
-        }
-        try comm.agree {
-            for f in files where !f.rows.isEmpty {
-                try writeAt(path: temp(f.name), offset: f.header.offset(ofRow: f.rows.lowerBound), bytes: f.bytes(),
-                            create: false, size: nil)
-            }
-        }
-        try comm.agree {
-            guard comm.rank == 0 else { return }
-            for f in files where rename(temp(f.name), "\(out)/\(f.name)") != 0 {
-                throw DataError("\(out)/\(f.name): rename failed (\(String(cString: strerror(errno))))")
-            }
-            unlink(probe)
-        }
+        rows = try comm.agree { try source.rows(train: [trainRange], test: [testRange]) }
     } catch {
-        if comm.rank == 0 {
-            for f in files { unlink(temp(f.name)) }
-            unlink(probe)
-        }
+        writer.discard(comm: comm)
         throw error
     }
+    try writer.finish(rows: [
+        (trainRange.lowerBound, { featureBytes(rows.train.x, dtype) }),
+        (trainRange.lowerBound, { labelBytes(rows.train.y) }),
+        (testRange.lowerBound, { featureBytes(rows.test.x, dtype) }),
+        (testRange.lowerBound, { labelBytes(rows.test.y) }),
+    ], comm: comm)
 
     let k = source.classes
     var counts = [Int64](repeating: 0, count: 2 * k)
@@ -127,30 +105,14 @@ private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String,
     }
 }
 
-private func featureBytes(_ x: [Double], _ dtype: OutputDType) -> [UInt8] {
+/// Features `[rows, features]` as little-endian `dtype` bytes (float32 rounds to nearest).
+private func featureBytes(_ x: [Double], _ dtype: DType) -> [UInt8] {
     switch dtype {
-    case .float64: return x.withUnsafeBytes { Array($0) }
     case .float32: return x.map { Float($0) }.withUnsafeBytes { Array($0) }
+    default: return x.withUnsafeBytes { Array($0) }
     }
 }
 
 private func labelBytes(_ y: [Int32]) -> [UInt8] {
     y.map { Int64($0) }.withUnsafeBytes { Array($0) }
-}
-
-/// Writes `bytes` at `offset` of `path` (created and sized when `create`), then fsyncs.
-func writeAt(path: String, offset: Int, bytes: [UInt8], create: Bool, size: Int?) throws {
-    let fd = open(path, create ? (O_WRONLY | O_CREAT | O_TRUNC) : O_WRONLY, 0o644)
-    guard fd >= 0 else { throw DataError("\(path): cannot open for writing (\(String(cString: strerror(errno))))") }
-    defer { close(fd) }
-    if let s = size, ftruncate(fd, off_t(s)) != 0 {
-        throw DataError("\(path): cannot size the file (\(String(cString: strerror(errno))))")
-    }
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, bytes.count - done, off_t(offset + done)) }
-        guard n > 0 else { throw DataError("\(path): write failed (\(String(cString: strerror(errno))))") }
-        done += n
-    }
-    guard fsync(fd) == 0 else { throw DataError("\(path): fsync failed (\(String(cString: strerror(errno))))") }
 }

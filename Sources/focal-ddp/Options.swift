@@ -4,6 +4,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 
 extension GeneratorKind: ExpressibleByArgument {}
 extension LossReduction: ExpressibleByArgument {}

@@ -38,21 +38,7 @@ struct Plot: ParsableCommand, RankedCommand {
     }
 }
 
-/// The whole file as UTF-8 text; errors name the file.
+/// The whole file (or a pipe, `/dev/stdin`) as UTF-8 text; errors name the file.
 func readTextFile(_ path: String) throws -> String {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw DataError("\(path): cannot open (\(String(cString: strerror(errno))))") }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw DataError("\(path): read failed (\(String(cString: strerror(errno))))")
-        }
-        if n == 0 { break }
-        bytes += buffer[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
+    String(decoding: try FileIO.readAll(path, streams: true), as: UTF8.self)
 }

@@ -8,13 +8,15 @@
 //                       of the training run's evaluation), next to P.npy (the `.npy` suffix of
 //                       --out replaced by `_class.npy`)
 // Files appear complete or not at all: rank 0 creates hidden temporary files at full size, every
-// rank writes its rows at their offsets, rank 0 renames them.
+// rank writes its rows at their offsets, rank 0 renames them (FocalRun's ShardedNpyWriter).
 import ArgumentParser
 import Collectives
 import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
+import FocalRun
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -100,7 +102,7 @@ struct PredictJob: Sendable {
         let header = try comm.agree { () -> NpyHeader in
             let h = try Npy.readHeader(path: data)
             guard h.dtype == .float32 || h.dtype == .float64, h.shape.count == 2 else {
-                throw DataError("\(data): features must be a 2-D float32 or float64 array, found \(h.dtype.rawValue) with shape \(h.shape)")
+                throw DataError("\(data): features must be a 2-D float32 or float64 array, found \(h.dtype.npyDescr) with shape \(h.shape)")
             }
             guard h.shape[1] == shape.features else {
                 throw DataError("\(data): \(h.shape[1]) features per row, but the model \(model) (\(shape)) expects \(shape.features)")
@@ -110,21 +112,30 @@ struct PredictJob: Sendable {
         let n = header.rows
         let plan = ChunkPlan(rows: n, batchSize: max(1, n), chunkSize: chunkSize, ranks: comm.size)
         let ranges = plan.ownedRanges(rank: comm.rank)
-        let local = try comm.agree { () -> (x: [Double], y: [Int32]?) in
-            if let labels {
-                let source = try NpyDataSource(trainX: data, trainY: labels, testX: nil, testY: nil, classes: shape.classes)
-                let rows = try source.rows(train: ranges, test: [])
-                return (rows.train.x, rows.train.y)
-            }
-            var x: [Double] = []
-            for r in ranges where !r.isEmpty {
-                let values = try Npy.readRows(path: data, rows: r).doubles
-                for (i, v) in values.enumerated() where !v.isFinite {
-                    throw DataError("\(data): row \(r.lowerBound + i / shape.features) holds a non-finite feature (\(v)) in column \(i % shape.features)")
+        // The output files exist (hidden, at full size) before the work, so an unusable --out is
+        // refused first (a FIFO or a device: exit 2; a missing directory: exit 3).
+        let writer = try openOutputs(rows: n, classes: shape.classes, comm: comm)
+        let local: (x: [Double], y: [Int32]?)
+        do {
+            local = try comm.agree { () -> (x: [Double], y: [Int32]?) in
+                if let labels {
+                    let source = try NpyDataSource(trainX: data, trainY: labels, testX: nil, testY: nil, classes: shape.classes)
+                    let rows = try source.rows(train: ranges, test: [])
+                    return (rows.train.x, rows.train.y)
                 }
-                x += values
+                var x: [Double] = []
+                for r in ranges where !r.isEmpty {
+                    let values = try Npy.readRows(path: data, rows: r).doubles
+                    for (i, v) in values.enumerated() where !v.isFinite {
+                        throw DataError("\(data): row \(r.lowerBound + i / shape.features) holds a non-finite feature (\(v)) in column \(i % shape.features)")
+                    }
+                    x += values
+                }
+                return (x, nil)
             }
-            return (x, nil)
+        } catch {
+            writer.discard(comm: comm)
+            throw error
         }
         let first = ranges.first?.lowerBound ?? 0
         precondition(ranges.count <= 1, "Predict: a full-batch plan gives one contiguous range per rank")
@@ -133,7 +144,10 @@ struct PredictJob: Sendable {
         let p = probabilities(shape: shape, params: params, x: local.x.map { T($0) }, chunkSize: chunkSize)
 
         // MARK: Output files
-        try writePredictions(p, rows: n, firstRow: first, classes: shape.classes, comm: comm)
+        try writer.finish(rows: [
+            (first, { p.probabilities.map { Double($0) }.withUnsafeBytes { Array($0) } }),
+            (first, { p.predicted.map { Int64($0) }.withUnsafeBytes { Array($0) } }),
+        ], comm: comm)
         let seconds = monotonicSeconds() - t0
         if comm.rank == 0 {
             print("wrote \(out) (float64 \(n) x \(shape.classes) probabilities) and \(classFilePath(forProbabilities: out)) (int64 \(n) classes): model \(shape) \(T.precision.rawValue), \(comm.size) rank\(comm.size == 1 ? "" : "s"), \(formatFixed(seconds, digits: 3)) s")
@@ -153,54 +167,14 @@ struct PredictJob: Sendable {
         }
     }
 
-    /// Every rank writes its rows of both files at their offsets; rank 0 creates and renames.
-    private func writePredictions<T: TrainScalar>(_ p: Predictions<T>, rows n: Int, firstRow: Int, classes k: Int,
-                                                  comm: Communicator) throws {
-        let classOut = classFilePath(forProbabilities: out)
-        // A token shared by all ranks names the temporary files.
-        var token = [Int64(comm.rank == 0 ? Int64(getpid()) &* 1_000_003 &+ Int64(monotonicSeconds() * 1e6) : 0)]
-        try comm.broadcast(&token, root: 0)
-        let tag = String(UInt64(bitPattern: token[0]), radix: 36)
-        func temp(_ path: String) -> String {
-            if let slash = path.lastIndex(of: "/") {
-                return String(path[...slash]) + "." + String(path[path.index(after: slash)...]) + ".tmp-\(tag)"
-            }
-            return ".\(path).tmp-\(tag)"
-        }
-        let files: [(path: String, header: NpyHeader, bytes: () -> [UInt8])] = [
-            (out, NpyHeader(dtype: .float64, shape: [n, k]), { p.probabilities.map { Double($0) }.withUnsafeBytes { Array($0) } }),
-            (classOut, NpyHeader(dtype: .int64, shape: [n]), { p.predicted.map { Int64($0) }.withUnsafeBytes { Array($0) } }),
-        ]
-        do {
-            try comm.agree {
-                guard comm.rank == 0 else { return }
-                for f in files {
-                    try checkWritable(f.path)
-                    let h = f.header.encoded()
-                    try writeAt(path: temp(f.path), offset: 0, bytes: h, create: true,
-                                size: h.count + f.header.elementCount * f.header.dtype.itemSize)
-                }
-            }
-            try comm.agree {
-                for f in files {
-                    guard access(temp(f.path), W_OK) == 0 else {
-                        throw DataError("\(f.path): rank \(comm.rank) on \(comm.processorName) does not see rank 0's temporary file; predict needs an output directory shared by all hosts")
-                    }
-                    if p.rows > 0 {
-                        try writeAt(path: temp(f.path), offset: f.header.offset(ofRow: firstRow), bytes: f.bytes(),
-                                    create: false, size: nil)
-                    }
-                }
-            }
-            try comm.agree {
-                guard comm.rank == 0 else { return }
-                for f in files where rename(temp(f.path), f.path) != 0 {
-                    throw DataError("\(f.path): rename failed (\(String(cString: strerror(errno))))")
-                }
-            }
-        } catch {
-            if comm.rank == 0 { for f in files { unlink(temp(f.path)) } }
-            throw error
+    /// The two output files (probabilities `[rows, classes]` float64, classes `[rows]` int64),
+    /// created by rank 0 at full size; every rank later writes its rows at their offsets.
+    private func openOutputs(rows n: Int, classes k: Int, comm: Communicator) throws -> ShardedNpyWriter {
+        try ShardedNpyWriter.open([
+            .init(path: out, header: NpyHeader(dtype: .float64, shape: [n, k])),
+            .init(path: classFilePath(forProbabilities: out), header: NpyHeader(dtype: .int64, shape: [n])),
+        ], comm: comm) { path, rank, host in
+            "\(path): rank \(rank) on \(host) does not see rank 0's temporary file; predict needs an output directory shared by all hosts"
         }
     }
 }

@@ -1,4 +1,5 @@
 // RunOptions: turns the training options into a validated `RunConfig` (every error names its option).
+import FocalFormats
 import ArgumentParser
 import Collectives
 import FocalCore

@@ -6,6 +6,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 
 final class ChunkPlanTests: XCTestCase {
     func testEveryRowOwnedOnceWholeChunksIndependentOfRanks() {

@@ -5,6 +5,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 
 final class FocalLossTests: XCTestCase {
     /// Every case of focal_grad_cases.json (torch autograd, float64): per-row loss, reduced loss and

@@ -9,6 +9,7 @@ import FocalCore
 import FocalReport
 import FocalRun
 import FocalData
+import FocalFormats
 
 final class ParityTests: XCTestCase {
     struct Case {

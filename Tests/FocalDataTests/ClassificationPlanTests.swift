@@ -2,6 +2,7 @@
 
 import XCTest
 @testable import FocalData
+import FocalFormats
 
 final class ClassificationPlanTests: XCTestCase {
     typealias Field = ClassificationPlan.Field

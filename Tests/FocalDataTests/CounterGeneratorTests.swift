@@ -2,6 +2,7 @@
 // statistical faithfulness to make_classification's construction.
 import XCTest
 import FocalData
+import FocalFormats
 
 private func counterSpec(_ edit: (inout DatasetSpec) -> Void = { _ in }) -> DatasetSpec {
     var spec = DatasetSpec()

@@ -5,6 +5,7 @@ import Collectives
 import Foundation
 import XCTest
 @testable import FocalData
+@testable import FocalFormats
 
 final class CsvTests: XCTestCase {
     var dir = ""

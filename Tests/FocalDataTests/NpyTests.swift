@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import FocalData
+@testable import FocalFormats
 
 final class NpyTests: XCTestCase {
     var dir = ""
@@ -59,7 +60,7 @@ final class NpyTests: XCTestCase {
         bytes += [UInt8(len), 0, 0, 0] + Array(dict.utf8) + [UInt8](repeating: 0x20, count: len - dict.utf8.count - 1) + [0x0A]
         bytes += [5, 0, 0, 0, 6, 0, 0, 0]
         let path = dir + "/v2.npy"
-        try Npy.atomicWrite(path: path, bytes: bytes)
+        try FileIO.replace(path, with: bytes)
         XCTAssertEqual(try Npy.read(path: path).values, .int32([5, 6]))
         XCTAssertEqual(try Npy.readHeader(path: path).version, 2)
     }
@@ -88,7 +89,7 @@ final class NpyTests: XCTestCase {
         ]
         for (name, bytes) in bad {
             let path = dir + "/\(name).npy"
-            try Npy.atomicWrite(path: path, bytes: bytes)
+            try FileIO.replace(path, with: bytes)
             XCTAssertThrowsError(try Npy.read(path: path), name) { e in
                 let text = "\(e)"
                 XCTAssertTrue(e is DataError, name)

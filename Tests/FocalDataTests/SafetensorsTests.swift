@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import FocalData
+@testable import FocalFormats
 
 final class SafetensorsTests: XCTestCase {
 
@@ -149,7 +150,7 @@ final class SafetensorsTests: XCTestCase {
         let expected = try values().mixed
         XCTAssertEqual(f.metadata, ["format": "pt"])
         XCTAssertEqual(Set(f.tensors.keys), Set(expected.keys))
-        let dtypes = ["float32": SafetensorsFile.DType.f32, "float64": .f64, "int64": .i64, "int32": .i32]
+        let dtypes = ["float32": SafetensorsFile.DType.float32, "float64": .float64, "int64": .int64, "int32": .int32]
         for (name, e) in expected {
             let t = try f.tensor(name)
             XCTAssertEqual(t.dtype, dtypes[e.dtype], name)
@@ -172,7 +173,7 @@ final class SafetensorsTests: XCTestCase {
             var maxSumDiff = 0.0
             for (name, p) in try XCTUnwrap(probes[tag]) {
                 let t = try f.tensor(name)
-                XCTAssertEqual(t.dtype, tag == "f32" ? .f32 : .f64)
+                XCTAssertEqual(t.dtype, tag == "f32" ? .float32 : .float64)
                 XCTAssertEqual(t.shape, p.shape, name)  // weights [out, in]
                 let v = try f.doubles(name)
                 for (i, x) in zip(p.index, p.values) { XCTAssertEqual(v[i], x, "\(tag) \(name)[\(i)]") }
@@ -206,7 +207,7 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertThrowsError(try f.doubles("steps")) { XCTAssertTrue("\($0)".contains("is I64, not F32 or F64"), "\($0)") }
         XCTAssertThrowsError(try f.int64s("alpha")) { XCTAssertTrue("\($0)".contains("is F64, not I32 or I64"), "\($0)") }
         XCTAssertEqual(try f.floats("alpha"), [1.25, 5, Float(Double.pi)])  // rounded to nearest (Float.pi is rounded down)
-        XCTAssertThrowsError(try SafetensorsFile.Tensor(dtype: .f32, shape: [2, 2], bytes: [0, 0, 0, 0]))
+        XCTAssertThrowsError(try SafetensorsFile.Tensor(dtype: .float32, shape: [2, 2], bytes: [0, 0, 0, 0]))
         var bad = SafetensorsFile()
         bad.tensors["__metadata__"] = .init(shape: [1], floats: [1])
         XCTAssertThrowsError(try bad.encoded()) { XCTAssertTrue("\($0)".contains("reserved"), "\($0)") }

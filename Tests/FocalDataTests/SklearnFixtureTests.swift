@@ -3,6 +3,7 @@
 import Foundation
 import XCTest
 @testable import FocalData
+import FocalFormats
 
 /// The parameters stored beside each fixture (`params.json`).
 struct FixtureParams: Decodable {

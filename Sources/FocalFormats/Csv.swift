@@ -156,11 +156,11 @@ public enum Csv {
 // MARK: - Line reader
 
 /// Reads lines of a file (with `pread`, in 1 MiB blocks) or of a byte array, from any offset.
-final class CsvLineReader {
+package final class CsvLineReader {
     private let fd: Int32
-    let path: String
+    package let path: String
     /// Size of the file in bytes.
-    let size: Int
+    package let size: Int
     /// Bytes `bufferStart ..< bufferStart + buffer.count` of the file.
     private var buffer: [UInt8]
     private var bufferStart = 0
@@ -171,14 +171,14 @@ final class CsvLineReader {
     private let block: Int
 
     /// Opens `path` for reading.
-    init(path: String, block: Int = 1 << 20) throws {
+    package init(path: String, block: Int = 1 << 20) throws {
         precondition(block >= 1, "CsvLineReader: block must be >= 1")
         self.block = block
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw DataError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { throw DataError("\(path): cannot open: \(errnoText())") }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
-            let why = String(cString: strerror(errno))
+            let why = errnoText()
             close(fd)
             throw DataError("\(path): cannot stat: \(why)")
         }
@@ -237,7 +237,7 @@ final class CsvLineReader {
         while done < want {
             let r = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + old + done, want - done, off_t(at + done)) }
             if r < 0 && errno == EINTR { continue }
-            if r < 0 { throw DataError("\(path): read failed: \(String(cString: strerror(errno)))") }
+            if r < 0 { throw DataError("\(path): read failed: \(errnoText())") }
             if r == 0 { break }
             done += r
         }
@@ -247,7 +247,7 @@ final class CsvLineReader {
 
     /// The next line without its `\n` (and without one `\r` before it), or nil at the end of the
     /// file. The slice is valid until the next call.
-    func nextLine() throws -> ArraySlice<UInt8>? {
+    package func nextLine() throws -> ArraySlice<UInt8>? {
         var scanFrom = cursor
         while true {
             if let nl = buffer[scanFrom...].firstIndex(of: Csv.newline) {
@@ -275,7 +275,7 @@ final class CsvLineReader {
 // MARK: - Scanning a byte range
 
 /// What one part learned about the lines starting in its byte range.
-struct CsvRangeScan: Sendable, Equatable {
+package struct CsvRangeScan: Sendable, Equatable {
     /// Lines starting in the range (stops counting at the first problem).
     var lines = 0
     /// Byte offset of each data row starting in the range, in order: `[rows]`.
@@ -289,26 +289,26 @@ struct CsvRangeScan: Sendable, Equatable {
 
     var rows: Int { rowOffsets.count }
 
-    static func == (a: CsvRangeScan, b: CsvRangeScan) -> Bool {
+    package static func == (a: CsvRangeScan, b: CsvRangeScan) -> Bool {
         a.lines == b.lines && a.rowOffsets == b.rowOffsets && a.firstEmpty == b.firstEmpty
             && a.lastData == b.lastData && a.problem?.line == b.problem?.line && a.problem?.message == b.problem?.message
     }
 
     /// What the other parts need: `[lines, rows, offset of the first row (or -1), has data (0/1)]`.
-    var summary: [Int64] {
+    package var summary: [Int64] {
         [Int64(lines), Int64(rows), Int64(rowOffsets.first ?? -1), lastData >= 0 ? 1 : 0]
     }
 }
 
 extension Csv {
     /// Part `part` of `parts` of a file of `size` bytes: `[part*size/parts, (part+1)*size/parts)`.
-    static func byteRange(part: Int, parts: Int, size: Int) -> Range<Int> {
+    package static func byteRange(part: Int, parts: Int, size: Int) -> Range<Int> {
         (part * size / parts)..<((part + 1) * size / parts)
     }
 
     /// Counts and validates the lines whose first byte lies in `range`: records each data row's
     /// offset, the first empty line, and the first invalid row (then stops).
-    static func scan(_ reader: CsvLineReader, range: Range<Int>, layout: CsvLayout, classes: Int) throws -> CsvRangeScan {
+    package static func scan(_ reader: CsvLineReader, range: Range<Int>, layout: CsvLayout, classes: Int) throws -> CsvRangeScan {
         var out = CsvRangeScan()
         guard !range.isEmpty else { return out }
         // The first line starting at or after range.lowerBound: skip the rest of the line that
@@ -346,7 +346,7 @@ extension Csv {
     /// The first problem of part `part` in file order, given every part's summary: its own
     /// invalid row, or an empty line followed by data (in this part or a later one). Returns the
     /// 1-based file line and the message, with `fileName:line:` prefixed.
-    static func firstProblem(part: Int, scan: CsvRangeScan, summaries: [[Int64]], fileName: String) -> String? {
+    package static func firstProblem(part: Int, scan: CsvRangeScan, summaries: [[Int64]], fileName: String) -> String? {
         let lineBase = summaries[..<part].reduce(0) { $0 + Int($1[0]) }
         let dataLater = summaries[(part + 1)...].contains { $0[3] != 0 }
         var best: (line: Int, message: String)? = scan.problem
@@ -363,11 +363,11 @@ extension Csv {
 
 /// Where each row of a CSV file starts: exact offsets for one part's rows, plus the first row and
 /// its offset for every part, so any row can be found by seeking to its part and reading forward.
-struct CsvRowIndex: Sendable {
-    let path: String
-    let layout: CsvLayout
+package struct CsvRowIndex: Sendable {
+    package let path: String
+    package let layout: CsvLayout
     /// Data rows in the whole file.
-    let rows: Int
+    package let rows: Int
     /// `[parts with rows]`: first global row number of each part holding rows, ascending.
     let coarseRows: [Int]
     /// `[parts with rows]`: byte offset of that row.
@@ -378,7 +378,7 @@ struct CsvRowIndex: Sendable {
     let localOffsets: [Int]
 
     /// The index for part `part`, from every part's summary and this part's own scan.
-    init(path: String, layout: CsvLayout, part: Int, scan: CsvRangeScan, summaries: [[Int64]]) {
+    package init(path: String, layout: CsvLayout, part: Int, scan: CsvRangeScan, summaries: [[Int64]]) {
         self.path = path
         self.layout = layout
         var first = 0
@@ -414,7 +414,7 @@ struct CsvRowIndex: Sendable {
     }
 
     /// The rows at `ranges` (sorted, in `0..<rows`), concatenated, read through `reader`.
-    func read(_ ranges: [Range<Int>], reader: CsvLineReader, classes: Int) throws -> Rows {
+    package func read(_ ranges: [Range<Int>], reader: CsvLineReader, classes: Int) throws -> Rows {
         var x: [Double] = []
         var y: [Int32] = []
         let total = ranges.reduce(0) { $0 + $1.count }

@@ -1,6 +1,5 @@
 // Safetensors: read and write the safetensors tensor file format (the parameter files PyTorch writes).
 
-import FocalFormats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -19,31 +18,8 @@ import Darwin
 
 /// A safetensors file in memory: named tensors plus the free-form `__metadata__` string map.
 public struct SafetensorsFile: Sendable, Equatable {
-    /// Element types this reader understands (the safetensors names).
-    public enum DType: String, Sendable, CaseIterable {
-        case f32 = "F32", f64 = "F64", i32 = "I32", i64 = "I64"
-
-        /// Bytes per element.
-        public var size: Int {
-            switch self {
-            case .f32, .i32: return 4
-            case .f64, .i64: return 8
-            }
-        }
-
-        /// Rank in the reference writer's payload order: it sorts tensors by dtype, descending in
-        /// its enum order (..., I32, U32, F32, F64, I64, ...), then by name. Larger rank goes first.
-        var writeRank: Int {
-            switch self {
-            case .i32: return 0
-            case .f32: return 1
-            case .f64: return 2
-            case .i64: return 3
-            }
-        }
-
-        var isFloatingPoint: Bool { self == .f32 || self == .f64 }
-    }
+    /// Element types this reader understands: `DType`, spelled by its `safetensorsName` here.
+    public typealias DType = FocalFormats.DType
 
     /// One tensor: its element type, its shape and its raw payload bytes.
     public struct Tensor: Sendable, Equatable {
@@ -62,7 +38,7 @@ public struct SafetensorsFile: Sendable, Equatable {
                 throw DataError("safetensors: invalid shape \(shape)")
             }
             guard bytes.count == expected else {
-                throw DataError("safetensors: a \(dtype.rawValue) tensor of shape \(shape) needs \(expected) bytes, got \(bytes.count)")
+                throw DataError("safetensors: a \(dtype.safetensorsName) tensor of shape \(shape) needs \(expected) bytes, got \(bytes.count)")
             }
             self.dtype = dtype
             self.shape = shape
@@ -72,7 +48,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// An F32 tensor; `values` are row-major with `values.count == product(shape)`.
         public init(shape: [Int], floats values: [Float]) {
             precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
-            self.dtype = .f32
+            self.dtype = .float32
             self.shape = shape
             self.bytes = encodeLittleEndian(values.map { $0.bitPattern })
         }
@@ -80,7 +56,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// An F64 tensor; `values` are row-major with `values.count == product(shape)`.
         public init(shape: [Int], doubles values: [Double]) {
             precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
-            self.dtype = .f64
+            self.dtype = .float64
             self.shape = shape
             self.bytes = encodeLittleEndian(values.map { $0.bitPattern })
         }
@@ -88,7 +64,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// An I64 tensor; `values` are row-major with `values.count == product(shape)`.
         public init(shape: [Int], int64s values: [Int64]) {
             precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
-            self.dtype = .i64
+            self.dtype = .int64
             self.shape = shape
             self.bytes = encodeLittleEndian(values.map { UInt64(bitPattern: $0) })
         }
@@ -96,7 +72,7 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// An I32 tensor; `values` are row-major with `values.count == product(shape)`.
         public init(shape: [Int], int32s values: [Int32]) {
             precondition(elementCount(shape) == values.count, "Tensor: shape \(shape) does not hold \(values.count) values")
-            self.dtype = .i32
+            self.dtype = .int32
             self.shape = shape
             self.bytes = encodeLittleEndian(values.map { UInt32(bitPattern: $0) })
         }
@@ -104,27 +80,27 @@ public struct SafetensorsFile: Sendable, Equatable {
         /// The elements as `Double` (F64 as is, F32 widened exactly); nil for integer tensors.
         public func doubleValues() -> [Double]? {
             switch dtype {
-            case .f64: return decodeLittleEndian(bytes, as: UInt64.self).map { Double(bitPattern: $0) }
-            case .f32: return decodeLittleEndian(bytes, as: UInt32.self).map { Double(Float(bitPattern: $0)) }
-            case .i32, .i64: return nil
+            case .float64: return decodeLittleEndian(bytes, as: UInt64.self).map { Double(bitPattern: $0) }
+            case .float32: return decodeLittleEndian(bytes, as: UInt32.self).map { Double(Float(bitPattern: $0)) }
+            case .int32, .int64: return nil
             }
         }
 
         /// The elements as `Float` (F32 as is, F64 rounded to nearest); nil for integer tensors.
         public func floatValues() -> [Float]? {
             switch dtype {
-            case .f32: return decodeLittleEndian(bytes, as: UInt32.self).map { Float(bitPattern: $0) }
-            case .f64: return decodeLittleEndian(bytes, as: UInt64.self).map { Float(Double(bitPattern: $0)) }
-            case .i32, .i64: return nil
+            case .float32: return decodeLittleEndian(bytes, as: UInt32.self).map { Float(bitPattern: $0) }
+            case .float64: return decodeLittleEndian(bytes, as: UInt64.self).map { Float(Double(bitPattern: $0)) }
+            case .int32, .int64: return nil
             }
         }
 
         /// The elements as `Int64` (I64 as is, I32 widened); nil for floating-point tensors.
         public func int64Values() -> [Int64]? {
             switch dtype {
-            case .i64: return decodeLittleEndian(bytes, as: UInt64.self).map { Int64(bitPattern: $0) }
-            case .i32: return decodeLittleEndian(bytes, as: UInt32.self).map { Int64(Int32(bitPattern: $0)) }
-            case .f32, .f64: return nil
+            case .int64: return decodeLittleEndian(bytes, as: UInt64.self).map { Int64(bitPattern: $0) }
+            case .int32: return decodeLittleEndian(bytes, as: UInt32.self).map { Int64(Int32(bitPattern: $0)) }
+            case .float32, .float64: return nil
             }
         }
     }
@@ -154,7 +130,7 @@ public struct SafetensorsFile: Sendable, Equatable {
     public func floats(_ name: String) throws -> [Float] {
         let t = try tensor(name)
         guard let v = t.floatValues() else {
-            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not F32 or F64")
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.safetensorsName), not F32 or F64")
         }
         return v
     }
@@ -163,7 +139,7 @@ public struct SafetensorsFile: Sendable, Equatable {
     public func doubles(_ name: String) throws -> [Double] {
         let t = try tensor(name)
         guard let v = t.doubleValues() else {
-            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not F32 or F64")
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.safetensorsName), not F32 or F64")
         }
         return v
     }
@@ -172,9 +148,22 @@ public struct SafetensorsFile: Sendable, Equatable {
     public func int64s(_ name: String) throws -> [Int64] {
         let t = try tensor(name)
         guard let v = t.int64Values() else {
-            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.rawValue), not I32 or I64")
+            throw DataError("safetensors: tensor '\(name)' is \(t.dtype.safetensorsName), not I32 or I64")
         }
         return v
+    }
+}
+
+extension DType {
+    /// Rank in the reference writer's payload order: it sorts tensors by dtype, descending in
+    /// its enum order (..., I32, U32, F32, F64, I64, ...), then by name. Larger rank goes first.
+    var writeRank: Int {
+        switch self {
+        case .int32: return 0
+        case .float32: return 1
+        case .float64: return 2
+        case .int64: return 3
+        }
     }
 }
 
@@ -184,9 +173,10 @@ extension SafetensorsFile {
     /// The reference implementation refuses headers longer than this (100 MB); so do we.
     public static let maxHeaderLength = 100_000_000
 
-    /// Reads and validates a safetensors file; every problem is a one-line `DataError` naming `path`.
+    /// Reads and validates a safetensors file; every problem is a one-line error naming `path`
+    /// (`FileError` if it cannot be read, `DataError` if its contents are invalid).
     public static func read(path: String) throws -> SafetensorsFile {
-        let bytes = try readWholeFile(path)
+        let bytes = try FileIO.readAll(path)
         return try decode(bytes, source: path)
     }
 
@@ -262,8 +252,8 @@ extension SafetensorsFile {
             guard let dtypeName, let shape, let offsets else {
                 throw fail("safetensors tensor '\(key)': needs \"dtype\", \"shape\" and \"data_offsets\"")
             }
-            guard let dtype = DType(rawValue: dtypeName) else {
-                let known = DType.allCases.map(\.rawValue).joined(separator: ", ")
+            guard let dtype = DType(safetensorsName: dtypeName) else {
+                let known = DType.allCases.map(\.safetensorsName).joined(separator: ", ")
                 throw fail("safetensors tensor '\(key)': unsupported dtype \"\(dtypeName)\" (supported: \(known))")
             }
             let (begin, end) = (offsets[0], offsets[1])
@@ -271,7 +261,7 @@ extension SafetensorsFile {
                 throw fail("safetensors tensor '\(key)': data_offsets [\(begin), \(end)] outside the \(payloadLength)-byte payload")
             }
             guard let count = elementCount(shape), let size = multiplied(count, dtype.size), size == end - begin else {
-                throw fail("safetensors tensor '\(key)': \(dtype.rawValue) shape \(shape) does not match its \(end - begin) bytes")
+                throw fail("safetensors tensor '\(key)': \(dtype.safetensorsName) shape \(shape) does not match its \(end - begin) bytes")
             }
             spans.append((key, dtype, shape, begin, end))
         }
@@ -340,12 +330,12 @@ extension SafetensorsFile {
         for name in order {
             let t = tensors[name]!
             guard t.shape.allSatisfy({ $0 >= 0 }), elementCount(t.shape).flatMap({ multiplied($0, t.dtype.size) }) == t.bytes.count else {
-                throw DataError("safetensors: tensor '\(name)' has \(t.bytes.count) bytes, which does not match \(t.dtype.rawValue) shape \(t.shape)")
+                throw DataError("safetensors: tensor '\(name)' has \(t.bytes.count) bytes, which does not match \(t.dtype.safetensorsName) shape \(t.shape)")
             }
             separator()
             JSON.writeString(name, to: &header)
             let dims = t.shape.map(String.init).joined(separator: ",")
-            let entry = ":{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}"
+            let entry = ":{\"dtype\":\"\(t.dtype.safetensorsName)\",\"shape\":[\(dims)],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}"
             header.append(contentsOf: Array(entry.utf8))
             offset += t.bytes.count
         }
@@ -361,10 +351,11 @@ extension SafetensorsFile {
         return out
     }
 
-    /// Writes the file atomically: a temporary file in the same directory, fsync, rename over
-    /// `path`, fsync of the directory. Readers see the old file or the new one, never a mix.
+    /// Writes the file through `FileIO.replace`: atomically for a file (temporary file, fsync,
+    /// rename, fsync of the directory: readers see the old file or the new one, never a mix), in
+    /// place for a device or a FIFO.
     public func write(path: String) throws {
-        try writeFileAtomically(path, bytes: encoded())
+        try FileIO.replace(path, with: encoded())
     }
 }
 
@@ -435,73 +426,5 @@ extension JSON {
             out.append(n)
         }
         return out
-    }
-}
-
-// MARK: - POSIX file I/O
-
-private func errnoText() -> String { String(cString: strerror(errno)) }
-
-/// The whole file at `path`, or a `DataError` naming it.
-private func readWholeFile(_ path: String) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw DataError("\(path): cannot open: \(errnoText())") }
-    defer { close(fd) }
-    var st = stat()
-    guard fstat(fd, &st) == 0 else { throw DataError("\(path): cannot stat: \(errnoText())") }
-    guard (st.st_mode & S_IFMT) == S_IFREG else { throw DataError("\(path): not a regular file") }
-    var out = [UInt8](repeating: 0, count: Int(st.st_size))
-    var done = 0
-    while done < out.count {
-        let r = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-        if r < 0 {
-            if errno == EINTR { continue }
-            throw DataError("\(path): read failed: \(errnoText())")
-        }
-        if r == 0 { break }
-        done += r
-    }
-    guard done == out.count else { throw DataError("\(path): file shrank while being read (\(done) of \(out.count) bytes)") }
-    return out
-}
-
-/// Writes `bytes` to a temporary file next to `path`, fsyncs it, renames it over `path`, and
-/// fsyncs the directory.
-private func writeFileAtomically(_ path: String, bytes: [UInt8]) throws {
-    let slash = path.lastIndex(of: "/")
-    let directory = slash.map { String(path[..<$0]).isEmpty ? "/" : String(path[..<$0]) } ?? "."
-    let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-    var rng = SystemRandomNumberGenerator()
-    let tmp = (directory == "/" ? "" : directory) + "/.\(base).tmp-\(getpid())-\(String(rng.next() as UInt64, radix: 16))"
-
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw DataError("\(path): cannot create temporary file in \(directory): \(errnoText())") }
-    var ok = false
-    defer {
-        if !ok { unlink(tmp) }
-    }
-    var done = 0
-    while done < bytes.count {
-        let w = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-        if w < 0 {
-            if errno == EINTR { continue }
-            let why = errnoText()
-            close(fd)
-            throw DataError("\(path): write failed: \(why)")
-        }
-        done += w
-    }
-    guard fsync(fd) == 0 else {
-        let why = errnoText()
-        close(fd)
-        throw DataError("\(path): fsync failed: \(why)")
-    }
-    guard close(fd) == 0 else { throw DataError("\(path): close failed: \(errnoText())") }
-    guard rename(tmp, path) == 0 else { throw DataError("\(path): cannot rename the temporary file into place: \(errnoText())") }
-    ok = true
-    let dfd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if dfd >= 0 {
-        _ = fsync(dfd)  // best effort: the data is in place; this makes the rename durable
-        close(dfd)
     }
 }

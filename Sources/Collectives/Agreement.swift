@@ -1,6 +1,5 @@
 // Agreement: turns an error that happened on some ranks into the same error on every rank, so a
 // local failure (a bad file, a NaN) never leaves the other ranks blocked in a collective.
-import Collectives
 
 /// An error agreed by every rank: the message of the lowest failing rank, known everywhere.
 public struct AgreedError: Error, CustomStringConvertible, Sendable, Equatable {
@@ -45,9 +44,4 @@ extension Communicator {
         try broadcast(&code, root: lowest)
         throw AgreedError(rank: lowest, message: message, kind: FailureKind(rawValue: code[0]) ?? .system)
     }
-}
-
-import FocalData
-extension DataError: ClassifiedError {
-    public var failureKind: FailureKind { .data }
 }

@@ -8,27 +8,12 @@ import Darwin
 
 // MARK: - Header
 
-/// Element types supported (`descr` of the header).
-public enum NpyDType: String, Sendable, CaseIterable {
-    case float32 = "<f4"
-    case float64 = "<f8"
-    case int32 = "<i4"
-    case int64 = "<i8"
-
-    public var itemSize: Int {
-        switch self {
-        case .float32, .int32: return 4
-        case .float64, .int64: return 8
-        }
-    }
-}
-
 /// A parsed .npy header. Format reference: NumPy NEP 1 / `numpy/lib/format.py`:
 /// magic `\x93NUMPY`, major, minor, header length (u16 LE for 1.0, u32 LE for 2.0), then an ASCII
 /// Python dict literal `{'descr': '<f8', 'fortran_order': False, 'shape': (r, c), }` padded with
 /// spaces and ending in `\n`, the whole preamble a multiple of 64 bytes.
 public struct NpyHeader: Sendable, Equatable {
-    public var dtype: NpyDType
+    public var dtype: DType
     /// `[rows]` or `[rows, columns]`.
     public var shape: [Int]
     /// Byte offset of the first element in the file.
@@ -42,11 +27,11 @@ public struct NpyHeader: Sendable, Equatable {
     public var rowLength: Int { shape.count == 2 ? shape[1] : 1 }
     public var elementCount: Int { shape.reduce(1, *) }
     /// Bytes per row.
-    public var rowBytes: Int { rowLength * dtype.itemSize }
+    public var rowBytes: Int { rowLength * dtype.size }
     /// Byte offset of row `r`.
     public func offset(ofRow r: Int) -> Int { dataOffset + r * rowBytes }
 
-    public init(dtype: NpyDType, shape: [Int]) {
+    public init(dtype: DType, shape: [Int]) {
         self.dtype = dtype
         self.shape = shape
         self.version = 1
@@ -56,7 +41,7 @@ public struct NpyHeader: Sendable, Equatable {
         self.dataOffset = bytes.count
     }
 
-    init(dtype: NpyDType, shape: [Int], dataOffset: Int, version: Int) {
+    init(dtype: DType, shape: [Int], dataOffset: Int, version: Int) {
         self.dtype = dtype
         self.shape = shape
         self.dataOffset = dataOffset
@@ -66,7 +51,7 @@ public struct NpyHeader: Sendable, Equatable {
     /// The preamble bytes for this dtype and shape (version 1.0 unless the dict needs more than 65535 bytes).
     public func encoded() -> [UInt8] {
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
-        let dict = "{'descr': '\(dtype.rawValue)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let dict = "{'descr': '\(dtype.npyDescr)', 'fortran_order': False, 'shape': \(shapeText), }"
         for major in [1, 2] {
             let fixed = major == 1 ? 10 : 12
             var total = fixed + dict.utf8.count + 1
@@ -97,7 +82,7 @@ public enum NpyArray: Sendable, Equatable {
     case int32([Int32])
     case int64([Int64])
 
-    public var dtype: NpyDType {
+    public var dtype: DType {
         switch self {
         case .float32: return .float32
         case .float64: return .float64
@@ -135,7 +120,8 @@ public enum NpyArray: Sendable, Equatable {
     }
 }
 
-/// .npy file access. Every failure is a `DataError` naming the file.
+/// .npy file access. Every failure is one line naming the file (`DataError` for a bad or unreadable
+/// file, `FileError` for a failed write).
 public enum Npy {
     /// Reads and validates the header of `path`, including that the file holds all the data.
     public static func readHeader(path: String) throws -> NpyHeader {
@@ -165,7 +151,7 @@ public enum Npy {
             throw fail("header keys must be descr, fortran_order, shape; got \(dict.keys.sorted())")
         }
         guard case .string(let descr)? = dict["descr"] else { throw fail("descr is not a string") }
-        guard let dtype = NpyDType(rawValue: descr) else {
+        guard let dtype = DType(npyDescr: descr) else {
             throw fail("dtype '\(descr)' (supported: <f4, <f8, <i4, <i8)")
         }
         guard case .bool(let fortran)? = dict["fortran_order"] else { throw fail("fortran_order is not a bool") }
@@ -214,7 +200,8 @@ public enum Npy {
         }
     }
 
-    /// Writes `values` with `shape` atomically (temp file in the same directory, fsync, rename).
+    /// Writes `values` with `shape` through `FileIO.replace` (atomically for a file, in place for a
+    /// device or a FIFO).
     public static func write(path: String, shape: [Int], values: NpyArray) throws {
         guard shape.count == 1 || shape.count == 2, shape.allSatisfy({ $0 >= 0 }),
               shape.reduce(1, *) == values.count else {
@@ -227,45 +214,13 @@ public enum Npy {
         case .int32(let v): v.withUnsafeBytes { bytes += $0 }
         case .int64(let v): v.withUnsafeBytes { bytes += $0 }
         }
-        try atomicWrite(path: path, bytes: bytes)
-    }
-
-    /// Writes `bytes` to `path` atomically: a temporary file in the same directory, `fsync`, `rename`.
-    public static func atomicWrite(path: String, bytes: [UInt8]) throws {
-        var template = Array((path + ".tmp.XXXXXX").utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw DataError("\(path): cannot create a temporary file: \(errnoText())") }
-        let tmp = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        var ok = false
-        defer { if !ok { unlink(tmp) } }
-        do {
-            try bytes.withUnsafeBytes { b in
-                var done = 0
-                while done < b.count {
-                    let w = systemWrite(fd, b.baseAddress! + done, b.count - done)
-                    if w < 0 {
-                        if errno == EINTR { continue }
-                        throw DataError("\(path): write failed: \(errnoText())")
-                    }
-                    done += w
-                }
-            }
-            guard fchmod(fd, 0o644) == 0, fsync(fd) == 0 else { throw DataError("\(path): fsync failed: \(errnoText())") }
-        } catch {
-            close(fd)
-            throw error
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw DataError("\(path): rename failed: \(errnoText())") }
-        ok = true
+        try FileIO.replace(path, with: bytes)
     }
 
     // MARK: - File helpers
 
-    static func errnoText() -> String { String(cString: strerror(errno)) }
-
     static func openForReading(_ path: String) throws -> Int32 {
-        let fd = open(path, O_RDONLY)
+        let fd = retryingEINTR { open(path, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else { throw DataError("\(path): cannot open: \(errnoText())") }
         return fd
     }
@@ -290,7 +245,7 @@ public enum Npy {
             try bytes.withUnsafeMutableBytes { try preadAll(fd, $0, offset: 0, path: path) }
         }
         let h = try parseHeader(bytes, fileName: path)
-        let dataBytes = h.elementCount * h.dtype.itemSize
+        let dataBytes = h.elementCount * h.dtype.size
         if size < h.dataOffset + dataBytes {
             throw DataError("\(path): truncated .npy file: \(size) bytes, header promises \(h.dataOffset + dataBytes)")
         }
@@ -307,11 +262,6 @@ public enum Npy {
             done += r
         }
     }
-}
-
-/// `write(2)` (the name is shadowed inside `Npy`).
-private func systemWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-    write(fd, buffer, count)
 }
 
 // MARK: - Header dictionary parser

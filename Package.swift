@@ -1,17 +1,21 @@
 // swift-tools-version:6.0
 // focal-ddp: a distributed data-parallel trainer (class-weighted focal loss) in Swift on the C MPI API.
 //
-// Layers, each depending only on those above it:
+// Layers, each depending only on those above it (docs/ARCHITECTURE.md says more):
 //   CMPI, CBLAS        C system libraries (pkg-config ompi-c, openblas) + tiny header shims
 //   Collectives        the `Communicator` protocol, an in-process implementation (no MPI), `agree`
-//                      and the failure kinds (exit codes)
-//   SwiftMPI           the MPI implementation of `Communicator` (the only Swift module touching C MPI)
-//   FocalFormats       the file layer (read all, replace, positioned write, pre-run checks), Npy,
-//                      Safetensors, Csv, one DType, DataError
-//   FocalData          data generators (sklearn-exact, counter-based), split, chunk plan, data sources
+//                      and the failure kinds (exit codes), the one clock
+//   SwiftMPI           the MPI implementation of `Communicator` and launcher detection (the only
+//                      library touching C MPI; the focal-bench tool calls C MPI too, to time the
+//                      wrapper against plain MPI_Allreduce)
+//   FocalFormats       the file layer (read all, replace, positioned write, pre-run checks), one
+//                      JSON, Npy, Safetensors, Csv, one DType, DataError
+//   FocalData          one ClassificationPlan for both generators, data sources, split, chunk plan
 //   FocalCore          model, focal loss, reduction, Adam, trainer (sees `Communicator`, never MPI)
-//   FocalRun           run orchestration: the sharded .npy writer (generate, predict)
-//   focal-ddp          the command line (swift-argument-parser)
+//   FocalReport        evaluation and ranking metrics, metric records, SVG plots
+//   FocalRun           a training run as named phases, checkpoints, model files, the run's
+//                      description, the sharded .npy writer (generate, predict)
+//   focal-ddp          the command line (swift-argument-parser): options -> RunConfig -> TrainingRun
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]

@@ -46,7 +46,7 @@ public struct CsvDataSource: DataSource, Sendable {
     /// Layout, scan of this rank's byte range, allgather of the counts, agreement on problems.
     static func index(path: String, labelColumn: String?, classes: Int, comm: Communicator) throws -> CsvRowIndex {
         // Local: open, read the first line, scan this rank's range (no collectives inside).
-        let (layout, scan, size) = try comm.agreeOnDataError { () throws -> (CsvLayout, CsvRangeScan, Int) in
+        let (layout, scan, size) = try comm.agree { () throws -> (CsvLayout, CsvRangeScan, Int) in
             let reader = try CsvLineReader(path: path)
             guard let first = try reader.nextLine() else {
                 throw DataError("\(path): empty file (no header and no rows)")
@@ -64,7 +64,7 @@ public struct CsvDataSource: DataSource, Sendable {
         }
         // [ranks][4]: lines, rows, first row offset, has data (see CsvRangeScan.summary).
         let summaries = try comm.allgatherv(scan.summary).map { $0 }
-        try comm.agreeOnDataError {
+        try comm.agree {
             if let problem = Csv.firstProblem(part: comm.rank, scan: scan, summaries: summaries, fileName: path) {
                 throw DataError(problem)
             }
@@ -79,25 +79,5 @@ public struct CsvDataSource: DataSource, Sendable {
             return (a, Rows(features: features))
         }
         return (a, try t.read(test, reader: CsvLineReader(path: t.path), classes: classes))
-    }
-}
-
-// MARK: - Agreement
-
-extension Communicator {
-    /// Runs `body` (which must not call collectives) on every rank, then agrees: if any rank
-    /// threw, every rank throws a `DataError` with the message of the lowest failing rank. One
-    /// allreduce, plus a string broadcast on failure. (FocalCore's `agree` does the same with its
-    /// own error type; FocalData cannot see it.)
-    func agreeOnDataError<R>(_ body: () throws -> R) throws -> R {
-        var outcome: Result<R, Error>
-        do { outcome = .success(try body()) } catch { outcome = .failure(error) }
-        var failed = Int32(size)
-        if case .failure = outcome { failed = Int32(rank) }
-        let lowest = Int(try allreduce(failed, op: .min))
-        if lowest == size, case .success(let r) = outcome { return r }
-        var message = ""
-        if case .failure(let e) = outcome, lowest == rank { message = String(describing: e) }
-        throw DataError(try broadcast(message, root: lowest))
     }
 }

@@ -35,7 +35,8 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
-        .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
+        // FocalCore only for `agree` (it moves to Collectives in the restructuring; drop the dependency then).
+        .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives", "FocalCore"], swiftSettings: strict),
         // Benchmarks: training throughput against the sgemm peak, step split, data generation, memory,
         // exact vs plain reduction; the Swift allreduce wrapper against plain C MPI_Allreduce.
         .executableTarget(name: "focal-bench", dependencies: ["FocalCore", "FocalData", "SwiftMPI", "Collectives", "CMPI", "CBLAS"], swiftSettings: strict),

@@ -2,12 +2,20 @@
 //
 // Each rank feeds rank-dependent inputs (small integers, exact in every element type, so any
 // reduction order gives the same bits) through every collective, datatype and operation, and checks
-// its own results against closed-form expectations. The same sequence then runs through an
-// `InProcessCommunicator` world of the same size inside each process, and the two must agree
-// exactly, line by line. The verdict is agreed collectively; rank 0 prints exactly one line,
+// its own results against closed-form expectations computed without `ReduceOp.combine` (so a
+// wrong operation or datatype in both the wrapper and the in-process world is still caught). With
+// 2 or more ranks the inputs make SUM, MAX and MIN differ (checked first), every rank is a root
+// of a broadcast and a reduce in turn, and extreme values of each type (negative, above 2^24 or
+// 2^53, above 127 for UInt8) tell a signed from an unsigned or an integer from a floating datatype.
+// The same sequence then runs through an `InProcessCommunicator` world of the same size inside
+// each process, and the two must agree exactly, line by line. The verdict is agreed collectively;
+// rank 0 prints exactly one line,
 //   focal-mpi-check: OK ranks=N checks=K
 // or `focal-mpi-check: FAILED ranks=N check=<name> rank=<r>: <detail>`, and every rank exits
 // with status 0 or 1 after `MPI_Finalize`.
+//
+// `FOCAL_MPI_CHECK_MUTATE=sum-as-max|root-zero` deliberately breaks the MPI side (a SUM sent as
+// MAX; every broadcast and reduce rooted at rank 0) so the tests can show the check fails then.
 
 import Collectives
 import SwiftMPI
@@ -18,14 +26,56 @@ import Glibc
 // MARK: - Element types under test
 
 /// The element types of the check, built from small `Int`s (exact in every type).
-protocol CheckScalar: CommScalar {
+protocol CheckScalar: CommScalar, AdditiveArithmetic {
     init(_ value: Int)
+    /// Rank `r`'s values at the type's edges, for MAX and MIN (different on every rank).
+    static func edges(_ r: Int) -> [Self]
+    /// Rank `r`'s values whose sum over up to 8 ranks is exact but would not be in a narrower or
+    /// other-kind datatype (beyond 2^24 or 2^53, negative).
+    static func bigSummands(_ r: Int) -> [Self]
 }
-extension Float: CheckScalar {}
-extension Double: CheckScalar {}
-extension Int32: CheckScalar {}
-extension Int64: CheckScalar {}
-extension UInt8: CheckScalar {}
+extension Float: CheckScalar {
+    static func edges(_ r: Int) -> [Float] {
+        [-.greatestFiniteMagnitude + Float(r) * 0x1p104, .greatestFiniteMagnitude - Float(r) * 0x1p104,
+         -Float(r) - 0.5, .leastNonzeroMagnitude * Float(r + 1), -0x1p-126 * Float(r + 1)]
+    }
+    static func bigSummands(_ r: Int) -> [Float] { [0x1p24 + Float(16 * r), -0x1p100 * Float(r + 1), Float(r) * 0.25 - 3] }
+}
+extension Double: CheckScalar {
+    static func edges(_ r: Int) -> [Double] {
+        [-.greatestFiniteMagnitude + Double(r) * 0x1p972, .greatestFiniteMagnitude - Double(r) * 0x1p972,
+         -Double(r) - 0.5, .leastNonzeroMagnitude * Double(r + 1), 1e300 * Double(r + 1)]
+    }
+    static func bigSummands(_ r: Int) -> [Double] { [0x1p53 + Double(16 * r), 0x1p1000 * Double(r + 1), -0x1p-1000 * Double(r + 1)] }
+}
+extension Int32: CheckScalar {
+    static func edges(_ r: Int) -> [Int32] { [Int32.min + Int32(r), Int32.max - Int32(r), -1 - Int32(r), Int32(r) << 24] }
+    static func bigSummands(_ r: Int) -> [Int32] { [16_777_217 + Int32(r), -10_000_000 * Int32(r + 1)] }
+}
+extension Int64: CheckScalar {
+    static func edges(_ r: Int) -> [Int64] { [Int64.min + Int64(r), Int64.max - Int64(r), -1 - Int64(r), Int64(r) << 40] }
+    static func bigSummands(_ r: Int) -> [Int64] { [(1 << 53) + 1 + Int64(r), -(1 << 58) + Int64(r), Int64(r) << 33] }
+}
+extension UInt8: CheckScalar {
+    static func edges(_ r: Int) -> [UInt8] { [255 - UInt8(r), UInt8(r), 127 + UInt8(r), 128 - UInt8(r)] }
+    static func bigSummands(_ r: Int) -> [UInt8] { [100 + UInt8(r), 3 * UInt8(r)] }  // 100..103: the sum wraps at 3+ ranks
+}
+
+/// `op` over `values` (one per rank, in rank order), written out without `ReduceOp.combine`.
+func expected<T: CheckScalar>(_ op: ReduceOp, _ values: [T]) -> T {
+    switch op {
+    case .sum: return values.dropFirst().reduce(values[0]) { $0.reduceSum($1) }
+    case .max: return values.max()!
+    case .min: return values.min()!
+    }
+}
+
+/// An error thrown on purpose by some ranks inside `agree`.
+struct PlannedFailure: ClassifiedError, CustomStringConvertible {
+    var rank: Int
+    var failureKind: FailureKind
+    var description: String { "planned failure on rank \(rank)" }
+}
 
 /// A value for the Codable broadcast.
 struct Config: Codable, Equatable {
@@ -73,13 +123,15 @@ final class Suite {
     /// The input of rank `r` at element `i`: a small positive integer (1...11).
     static func input(_ r: Int, _ i: Int) -> Int { (r * 7 + i * 3) % 11 + 1 }
 
-    /// [count]: `op` folded over ranks `ranks` of `input`, in rank order (the closed-form result).
+    /// [count]: `op` over ranks `ranks` of `input`, in rank order (the closed-form result).
     func folded<T: CheckScalar>(_ op: ReduceOp, _ ranks: Range<Int>, count: Int, salt: Int = 0) -> [T] {
-        (0..<count).map { i in
-            ranks.dropFirst().reduce(T(Suite.input(ranks.lowerBound, i + salt))) { acc, r in
-                op.combine(acc, T(Suite.input(r, i + salt)))
-            }
-        }
+        (0..<count).map { i in expected(op, ranks.map { T(Suite.input($0, i + salt)) }) }
+    }
+
+    /// [values]: `op` over every rank's `values(r)`, element by element.
+    func across<T: CheckScalar>(_ op: ReduceOp, _ ranks: Range<Int>, _ values: (Int) -> [T]) -> [T] {
+        let all = ranks.map(values)
+        return all[0].indices.map { i in expected(op, all.map { $0[i] }) }
     }
 
     func inputs<T: CheckScalar>(_ r: Int, count: Int, salt: Int = 0) -> [T] {
@@ -93,6 +145,16 @@ final class Suite {
         let count = 5
         let mine: [T] = inputs(rank, count: count)
         let root = size - 1
+
+        if size >= 2 {
+            // The inputs can tell the operations apart: every element's SUM, MAX and MIN differ.
+            expect("\(t).inputs.distinguish.ops", compare: false) {
+                let sum: [T] = folded(.sum, 0..<size, count: count), max: [T] = folded(.max, 0..<size, count: count)
+                let min: [T] = folded(.min, 0..<size, count: count)
+                let distinct = (0..<count).allSatisfy { sum[$0] != max[$0] && max[$0] != min[$0] && sum[$0] != min[$0] }
+                return (distinct, true)
+            }
+        }
 
         for op in ReduceOp.allCases {
             let all: [T] = folded(op, 0..<size, count: count)
@@ -135,6 +197,34 @@ final class Suite {
                     _ = try pending.test()  // testing again after completion stays true
                 }
                 return (a, all)
+            }
+        }
+
+        for op in [ReduceOp.max, .min] {
+            expect("\(t).edges.allreduce.\(op)") {
+                (try comm.allreduced(T.edges(rank), op: op), across(op, 0..<size, T.edges))
+            }
+        }
+        expect("\(t).bigSummands.allreduce.sum") {
+            (try comm.allreduced(T.bigSummands(rank), op: .sum), across(.sum, 0..<size, T.bigSummands))
+        }
+        expect("\(t).bigSummands.exclusiveScan.sum") {
+            let send = T.bigSummands(rank)
+            var out = [T](repeating: T.zero, count: send.count)
+            try send.withUnsafeBufferPointer { s in
+                try out.withUnsafeMutableBufferPointer { try comm.exclusiveScan(s, into: $0, op: .sum) }
+            }
+            return (out, rank == 0 ? out.map { _ in T.zero } : across(.sum, 0..<rank, T.bigSummands))
+        }
+        // Every rank is the root once: its own values arrive everywhere, its reduction only there.
+        for r in 0..<size {
+            expect("\(t).broadcast.everyRoot.root\(r)") {
+                var a: [T] = rank == r ? T.edges(r) : T.edges(r).map { _ in T.zero }
+                try comm.broadcast(&a, root: r)
+                return (a, T.edges(r))
+            }
+            expect("\(t).reduce.everyRoot.max.root\(r)") {
+                (try comm.reduce(T.edges(rank), op: .max, root: r), rank == r ? across(.max, 0..<size, T.edges) : [])
             }
         }
 
@@ -217,6 +307,8 @@ final class Suite {
     // MARK: Untyped collectives
 
     func runOthers() {
+        (comm as? Mutated)?.active = false
+        defer { (comm as? Mutated)?.active = true }
         let root = size - 1
         expect("string.broadcast") {
             let text = rank == root ? "héllo ✓ from rank \(root)" : "ignored"
@@ -252,6 +344,25 @@ final class Suite {
             }
         }
         expect("rankAndSize") { ([rank < size, size >= 1], [true, true]) }
+        expect("agree.success") {
+            (try comm.agree { rank * 10 + 3 }, rank * 10 + 3)
+        }
+        expect("agree.failure") {
+            // Ranks size/2 ... size-1 fail with different kinds; every rank gets the lowest one's error.
+            let lowest = size / 2
+            do {
+                let value = try comm.agree { () throws -> Int in
+                    if rank >= lowest {
+                        throw PlannedFailure(rank: rank, failureKind: rank == lowest ? .data : .numeric)
+                    }
+                    return rank
+                }
+                return ("returned \(value)", "agreed")
+            } catch let e as AgreedError {
+                let ok = e.rank == lowest && e.message == "planned failure on rank \(lowest)" && e.kind == .data
+                return (ok ? "agreed" : "rank \(e.rank), \(e.kind): \(e.message)", "agreed")
+            }
+        }
     }
 
     func runAll() {
@@ -262,6 +373,58 @@ final class Suite {
         runTyped(UInt8.self)
         runOthers()
     }
+}
+
+// MARK: - Deliberate faults (to show the check fails)
+
+/// Forwards to `base`, except for one planted fault while `active`: SUM performed as MAX, or every
+/// broadcast and reduce rooted at rank 0 whatever root was asked for. The suite turns it off for
+/// the string and Codable broadcasts: a faulted length broadcast would leave the ranks with
+/// different counts for the bytes that follow, an erroneous MPI call rather than a wrong result.
+final class Mutated: Communicator {
+    enum Fault: String { case sumAsMax = "sum-as-max", rootZero = "root-zero" }
+    let base: any Communicator
+    let fault: Fault
+    var active = true
+    init(_ base: any Communicator, fault: Fault) {
+        self.base = base
+        self.fault = fault
+    }
+    var rank: Int { base.rank }
+    var size: Int { base.size }
+    var processorName: String { base.processorName }
+    private func op(_ op: ReduceOp) -> ReduceOp { active && fault == .sumAsMax && op == .sum ? .max : op }
+    private func root(_ root: Int) -> Int { active && fault == .rootZero && (0..<size).contains(root) ? 0 : root }
+
+    func allreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws {
+        try base.allreduce(buffer, op: self.op(op))
+    }
+    func allreduce<T: CommScalar>(_ send: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>,
+                                  op: ReduceOp) throws {
+        try base.allreduce(send, into: result, op: self.op(op))
+    }
+    func broadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        try base.broadcast(buffer, root: self.root(root))
+    }
+    func reduce<T: CommScalar>(_ send: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>,
+                               op: ReduceOp, root: Int) throws {
+        let target = self.root(root)
+        guard target != root else { return try base.reduce(send, into: result, op: self.op(op), root: root) }
+        // The fault: rank 0 receives the reduction (into its own scratch buffer, as `result` is
+        // sized for the requested root only) and the requested root's `result` stays untouched.
+        var scratch = [T](repeating: T.zero, count: rank == target ? send.count : 0)
+        try scratch.withUnsafeMutableBufferPointer { try base.reduce(send, into: $0, op: self.op(op), root: target) }
+    }
+    func allgatherv<T: CommScalar>(_ piece: UnsafeBufferPointer<T>) throws -> [[T]] { try base.allgatherv(piece) }
+    func exclusiveScan<T: CommScalar>(_ send: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>,
+                                      op: ReduceOp) throws {
+        try base.exclusiveScan(send, into: result, op: self.op(op))
+    }
+    func barrier() throws { try base.barrier() }
+    func startAllreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws -> PendingCollective {
+        try base.startAllreduce(buffer, op: self.op(op))
+    }
+    func abort(code: Int32) -> Never { base.abort(code: code) }
 }
 
 /// What one in-process rank reports back.
@@ -285,7 +448,16 @@ do {
     fail("ranks=? check=init: \(error)")
 }
 
-let suite = Suite(world, setLimit: { world.maxCountPerCall = $0 })
+let checked: any Communicator
+switch getenv("FOCAL_MPI_CHECK_MUTATE").map({ String(cString: $0) }) {
+case nil, "": checked = world
+case let name?:
+    guard let fault = Mutated.Fault(rawValue: name) else {
+        fail("ranks=\(world.size) check=mutate rank=\(world.rank): unknown FOCAL_MPI_CHECK_MUTATE '\(name)'")
+    }
+    checked = Mutated(world, fault: fault)
+}
+let suite = Suite(checked, setLimit: { world.maxCountPerCall = $0 })
 suite.runAll()
 
 // The same sequence through an in-process world of the same size; this rank compares its own.

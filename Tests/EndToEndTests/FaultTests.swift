@@ -32,11 +32,26 @@ final class FaultTests: XCTestCase {
         }
     }
 
-    /// --on-nan skip: every rank skips the same update and the run completes.
+    /// --on-nan skip: every rank skips the same update (one step of the fault's epoch, recorded as
+    /// skipped), the run completes every epoch, and training goes on with finite losses after it.
     func testNaNSkipCompletes() throws {
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let metrics = dir.appendingPathComponent("metrics.jsonl").path
         let (r, _) = try runTimed(["--epochs", "8", "--log-every", "1", "--debug-fault", "1:3:nan", "--on-nan", "skip",
-                                   "--metrics-out", "/dev/null"], ranks: 3)
+                                   "--metrics-out", metrics], ranks: 3)
         XCTAssertEqual(r.status, 0, r.stderr)
+        guard r.status == 0 else { return }
+        let records = try MultiHostTests.records(metrics)
+        let epochs = records.filter { $0["type"] as? String == "epoch" }
+        XCTAssertEqual(epochs.map { $0["epoch"] as? Int }, (0..<8).map { $0 }, "one record per epoch")
+        // One step per epoch (full batch): the fault's step 3 is epoch 3's only step.
+        XCTAssertEqual(epochs.map { $0["skipped_steps"] as? Int }, [0, 0, 0, 1, 0, 0, 0, 0], "skipped steps per epoch")
+        let later = epochs.dropFirst(4).compactMap { $0["loss"] as? Double }
+        XCTAssertEqual(later.count, 4, "losses after the skipped step: \(epochs)")
+        XCTAssertTrue(later.allSatisfy(\.isFinite), "losses after the skipped step: \(later)")
+        let eval = records.first { $0["type"] as? String == "eval" }
+        XCTAssertTrue((eval?["loss"] as? Double)?.isFinite ?? false, "held-out loss: \(String(describing: eval))")
     }
 
     /// SIGKILL to one rank mid-run ends the job; resuming from the last checkpoint on 4 and on 2

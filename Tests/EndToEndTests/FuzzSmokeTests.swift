@@ -1,6 +1,7 @@
 // FuzzSmokeTests: a short libFuzzer run (10,000 inputs) of each file reader via fuzz/run.sh.
 //
-// Skipped, with the reason printed, when this toolchain cannot build `-sanitize=fuzzer` targets.
+// Skipped, with the reason printed, when this toolchain cannot build `-sanitize=fuzzer` targets;
+// under CI=true it fails instead, naming what is missing (TestSupport's `Prerequisite`).
 // The first run builds the sanitizer binary under .build-fuzz/ (about a minute); later runs reuse it.
 
 import Foundation
@@ -17,13 +18,12 @@ final class FuzzSmokeTests: XCTestCase {
 
     func testEachReaderSurvivesTenThousandInputs() throws {
         guard FileManager.default.isExecutableFile(atPath: script.path) else {
-            throw XCTSkip("fuzz/run.sh not found at \(script.path)")
+            try Prerequisite.missing("fuzz/run.sh not found (or not executable) at \(script.path)")
         }
         let check = try MPIRun.run(script, ranks: nil, arguments: ["--check"], timeout: 120)
         if check.status == 77 {
-            let reason = check.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
-            print("FuzzSmokeTests skipped: \(reason)")
-            throw XCTSkip(reason)
+            try Prerequisite.missing(check.stderr.trimmingCharacters(in: .whitespacesAndNewlines),
+                                     test: "FuzzSmokeTests.\(#function)")
         }
         XCTAssertEqual(check.status, 0, "fuzz/run.sh --check failed: \(check.stderr)")
         let build = try MPIRun.run(script, ranks: nil, arguments: ["--build"], timeout: 600)

@@ -1,6 +1,7 @@
 // MultiHostTests: training across 3 simulated hosts (scripts/testcluster) equals a one-host run; a cut link ends the job.
 //
-// Runs only as root where `ip netns` works (otherwise skipped with the reason printed). Each test
+// Runs only as root where `ip netns` works (otherwise skipped with the reason printed; under
+// CI=true it fails naming what is missing, see TestSupport's `Prerequisite`). Each test
 // brings the cluster up and always tears it down (defer), then checks nothing is left behind.
 // Uses the focal-ddp built next to the test bundle (`swift build --product focal-ddp` first).
 
@@ -21,11 +22,8 @@ final class MultiHostTests: XCTestCase {
     /// Epoch-record fields that measure time, not results: excluded from the comparison.
     static let timingFields: Set<String> = ["elapsed_s", "samples_per_s"]
 
-    private func requireCluster() throws {
-        if let reason = TestCluster.unavailableReason() {
-            print("MultiHostTests skipped: \(reason)")
-            throw XCTSkip(reason)
-        }
+    private func requireCluster(test: String = #function, file: StaticString = #filePath, line: UInt = #line) throws {
+        try Prerequisite.require(TestCluster.unavailableReason(), test: "MultiHostTests.\(test)", file: file, line: line)
     }
 
     // MARK: - Same result on 3 hosts x 2 ranks as on one rank
@@ -40,7 +38,9 @@ final class MultiHostTests: XCTestCase {
         let ranks = Self.hosts * Self.slotsPerHost
 
         // The ranks really land on the simulated hosts, two on each, each seeing its own hostname.
-        guard let hostnameTool = TestCluster.findInPath("hostname") else { throw XCTSkip("no 'hostname' command") }
+        guard let hostnameTool = TestCluster.findInPath("hostname") else {
+            try Prerequisite.missing("no 'hostname' command on PATH (Debian package hostname)")
+        }
         let placement = try cluster.mpirun(URL(fileURLWithPath: hostnameTool), ranks: ranks, arguments: [], timeout: 60)
         XCTAssertEqual(placement.status, 0, "\(placement.command)\n\(placement.stderr)")
         let names = placement.stdout.split(separator: "\n").map(String.init).sorted()
@@ -150,7 +150,9 @@ final class MultiHostTests: XCTestCase {
     /// After `down`: no namespace, link or OpenMPI file of the simulated hosts remains.
     private func assertNothingLeft(file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertEqual(TestCluster.leftovers(), [], "files left behind", file: file, line: line)
-        guard let ip = TestCluster.findInPath("ip") else { return }
+        guard let ip = TestCluster.findInPath("ip") else {
+            return XCTFail("'ip' (iproute2) not found: cannot list leftover namespaces and links", file: file, line: line)
+        }
         let netns = try MPIRun.run(URL(fileURLWithPath: ip), ranks: nil, arguments: ["netns", "list"], timeout: 10)
         XCTAssertFalse(netns.stdout.contains("fnode"), "namespaces left: \(netns.stdout)", file: file, line: line)
         let links = try MPIRun.run(URL(fileURLWithPath: ip), ranks: nil, arguments: ["-o", "link", "show"], timeout: 10)

@@ -88,7 +88,6 @@ final class FocalLossTests: XCTestCase {
     /// Loss values against the textbook formula, and the analytic gradient against central
     /// differences, for gamma in {0, 0.5, 2, 5}, 3 classes, logits near and far from pt = 1.
     func testAgainstReferenceAndFiniteDifferences() {
-        let k = 3
         let rows: [[Double]] = [[0.3, -1.2, 2.0], [8.0, -8.0, 0.5], [-2.0, 0.1, 0.2], [20.0, -3.0, -4.0]]
         let targets: [Int32] = [2, 0, 1, 0]
         let alpha = [0.5, 2.0, 1.25]
@@ -109,7 +108,6 @@ final class FocalLossTests: XCTestCase {
                 worst = max(worst, abs(numeric - d[i]) / max(1e-3, abs(numeric)))  // floor: FD noise ~1e-10 on tiny entries
             }
         }
-        _ = k
         print("focal loss gradient vs central differences: max error relative to max(|numeric|, 1e-3) \(worst) (tolerance 1e-5)")
         XCTAssertLessThanOrEqual(worst, 1e-5)
     }

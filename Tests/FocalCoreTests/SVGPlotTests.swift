@@ -12,12 +12,24 @@ import FocalRun
 import FocalData
 import FocalFormats
 
-/// Collects every element's name and attributes.
+/// Collects every element's name and attributes, and the text content of the document.
 final class ElementCollector: NSObject, XMLParserDelegate {
     var elements: [(name: String, attributes: [String: String])] = []
+    /// Character data in document order, one entry per element's run of text (entities decoded).
+    var texts: [String] = []
+    private var current = ""
     func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?,
                 qualifiedName qName: String?, attributes attributeDict: [String: String] = [:]) {
+        flush()
         elements.append((elementName, attributeDict))
+    }
+    func parser(_ parser: XMLParser, didEndElement elementName: String, namespaceURI: String?, qualifiedName qName: String?) {
+        flush()
+    }
+    func parser(_ parser: XMLParser, foundCharacters string: String) { current += string }
+    private func flush() {
+        if !current.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { texts.append(current) }
+        current = ""
     }
     func withClass(_ c: String) -> [[String: String]] { elements.filter { $0.attributes["class"] == c }.map(\.attributes) }
 }
@@ -99,7 +111,10 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertEqual(written.map { ($0 as NSString).lastPathComponent }, ["class_distribution.svg", "loss.svg", "recall.svg"])
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         XCTAssertEqual(left, ["class_distribution.svg", "loss.svg", "recall.svg"], "no temporary files left")
-        for p in written { _ = parseSVG(try String(contentsOfFile: p, encoding: .utf8), p) }
+        for p in written {
+            let svg = parseSVG(try String(contentsOfFile: p, encoding: .utf8), p)
+            XCTAssertGreaterThan(svg.elements.count, 10, "\(p): an almost empty plot")
+        }
         XCTAssertThrowsError(try writePlots(try MetricsFile(records: recs), to: written[0])) { e in
             XCTAssertTrue("\(e)".contains(written[0]), "error names the path: \(e)")
         }
@@ -116,7 +131,11 @@ final class SVGPlotTests: XCTestCase {
         XCTAssertLessThan(c.lower, 3)
         XCTAssertGreaterThan(c.upper, 3)
         let chart = BarChart(title: "a <b> & \"c\"", xLabel: "x", yLabel: "y", categories: ["<0>"], series: [("s&t", [1])])
-        _ = parseSVG(chart.svg(), "escaped text")
+        // The markup characters are escaped: the document parses and its text reads back unchanged.
+        let texts = parseSVG(chart.svg(), "escaped text").texts
+        for text in ["a <b> & \"c\"", "<0>", "s&t"] {
+            XCTAssertTrue(texts.contains(text), "'\(text)' not read back from the SVG's text: \(texts)")
+        }
     }
 
     func testJSONReaderRoundTripsTheWriter() throws {

@@ -59,6 +59,6 @@ let package = Package(
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalFormats", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "FocalRun", "FocalFormats"], swiftSettings: strict),
     ]
 )

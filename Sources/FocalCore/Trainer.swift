@@ -133,20 +133,24 @@ public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator
         let trainRanges = trainPlan.ownedRanges(rank: comm.rank), testRanges = testPlan.ownedRanges(rank: comm.rank)
         trainX.reserveCapacity(trainRanges.reduce(0) { $0 + $1.count } * F)
         testX.reserveCapacity(testRanges.reduce(0) { $0 + $1.count } * F)
-        func append(_ rows: Rows, _ x: inout [T], _ y: inout [Int32]) {
+        // `rows` hold the rows at `ranges` of `part`; a value the training precision cannot hold
+        // (1e300 in float32) is refused naming its file and row (`checkRepresentable`).
+        func append(_ rows: Rows, _ part: SplitPart, _ ranges: [Range<Int>], _ x: inout [T], _ y: inout [Int32]) throws {
+            let start = x.count
             rows.x.withUnsafeBufferPointer { b in for v in b { x.append(T(v)) } }
             y += rows.y
+            try checkRepresentable(x[start...], source: rows.x, features: F, part: part, ranges: ranges, in: source)
         }
         if source.isSequential {
             let both = try source.rows(train: trainRanges, test: testRanges)
-            append(both.train, &trainX, &trainY)
-            append(both.test, &testX, &testY)
+            try append(both.train, .train, trainRanges, &trainX, &trainY)
+            try append(both.test, .test, testRanges, &testX, &testY)
             return
         }
         for (part, ranges) in [(SplitPart.train, trainRanges), (SplitPart.test, testRanges)] {
             for block in blocks(of: ranges, rows: max(1, blockRows)) {
                 let rows = try source.rows(part, ranges: block)
-                if part == .train { append(rows, &trainX, &trainY) } else { append(rows, &testX, &testY) }
+                if part == .train { try append(rows, part, block, &trainX, &trainY) } else { try append(rows, part, block, &testX, &testY) }
             }
         }
     }

@@ -72,6 +72,10 @@ public struct CsvDataSource: DataSource, Sendable {
         return CsvRowIndex(path: path, layout: layout, part: comm.rank, scan: scan, summaries: summaries)
     }
 
+    public func location(_ part: SplitPart, row: Int) -> String {
+        "\(part == .train ? train.path : (test?.path ?? train.path)): data row \(row)"
+    }
+
     public func rows(train: [Range<Int>], test: [Range<Int>]) throws -> (train: Rows, test: Rows) {
         let a = try self.train.read(train, reader: CsvLineReader(path: self.train.path), classes: classes)
         guard let t = self.test else {

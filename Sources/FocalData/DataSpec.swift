@@ -88,10 +88,16 @@ public protocol DataSource {
     /// True when every call replays the whole data set (ask for all rows in one call); false when
     /// rows can be fetched block by block at a cost proportional to the block.
     var isSequential: Bool { get }
+    /// Where row `row` of `part` comes from, for messages ("X.npy: row 12").
+    func location(_ part: SplitPart, row: Int) -> String
 }
 
 extension DataSource {
     public var isSequential: Bool { false }
+
+    public func location(_ part: SplitPart, row: Int) -> String {
+        "\(part == .train ? "training" : "test") row \(row)"
+    }
 
     public func rows(_ part: SplitPart, ranges: [Range<Int>]) throws -> Rows {
         let both = try rows(train: part == .train ? ranges : [], test: part == .test ? ranges : [])

@@ -52,6 +52,10 @@ public struct NpyDataSource: DataSource, Sendable {
         }
     }
 
+    public func location(_ part: SplitPart, row: Int) -> String {
+        "\(part == .train ? trainX : (testX ?? trainX)): row \(row)"
+    }
+
     public func rows(train: [Range<Int>], test: [Range<Int>]) throws -> (train: Rows, test: Rows) {
         let a = try read(x: trainX, y: trainY, ranges: train)
         guard let tx = testX, let ty = testY else {

@@ -21,7 +21,9 @@ extension FileIO {
         do { t = try FileTarget.resolve(path) } catch let e as FileError { throw FileError.check(name, e.reason) }
         switch t.kind {
         case .regular, .absent:
-            let probe = FileTarget.join(t.directory, ".focal-ddp-write-probe-\(getpid())-\(randomHex())")
+            try checkNameLength(t, name: name)
+            // The probe is as long as the longest temporary file `replace` can make there.
+            let probe = temporaryName(beside: t.resolved, tag: paddedTag("\(getpid())-\(randomHex())"))
             let fd = retryingEINTR { open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600) }
             guard fd >= 0 else {
                 throw FileError.check(name, "directory '\(FileTarget.split(path).directory)' is not writable (\(errnoText()))")

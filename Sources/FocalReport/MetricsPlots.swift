@@ -67,16 +67,31 @@ public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
 @discardableResult
 public func writePlots(_ metrics: MetricsFile, to dir: String) throws -> [String] {
     let plots = metricsPlots(metrics)
-    if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+    var created = false
+    if mkdir(dir, 0o755) == 0 {
+        created = true
+    } else if errno != EEXIST {
         throw FileError.check(dir, "cannot create the plot directory (\(errnoText()))")
     }
     var st = stat()
     guard stat(dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { throw FileError.check(dir, "not a directory") }
+    // Nothing is left behind on failure: every target is checked before the first is written,
+    // and files this call created are removed (with the directory, if it made it) if one fails.
+    let paths = plots.map { (dir.hasSuffix("/") ? dir : dir + "/") + $0.name }
     var written: [String] = []
-    for p in plots {
-        let path = (dir.hasSuffix("/") ? dir : dir + "/") + p.name
-        try FileIO.replace(path, with: Array(p.svg.utf8))
-        written.append(path)
+    var new: [String] = []
+    do {
+        for path in paths { try FileIO.checkWritable(path) }
+        for (p, path) in zip(plots, paths) {
+            let existed = access(path, F_OK) == 0
+            try FileIO.replace(path, with: Array(p.svg.utf8))
+            if !existed { new.append(path) }
+            written.append(path)
+        }
+    } catch {
+        for path in new { _ = unlink(path) }
+        if created { _ = rmdir(dir) }
+        throw error
     }
     return written
 }

@@ -15,18 +15,24 @@ public struct CheckpointState<T: TrainScalar>: Sendable {
     public var v: [T]
     public var adamStep: Int
     public var position: TrainingPosition
+    /// The run lineage's id (see `CheckpointLineage.swift`); "" in a format-1 file.
+    public var runId: String
 
-    public init(params: [T], m: [T], v: [T], adamStep: Int, position: TrainingPosition) {
+    public init(params: [T], m: [T], v: [T], adamStep: Int, position: TrainingPosition, runId: String = "") {
         self.params = params
         self.m = m
         self.v = v
         self.adamStep = adamStep
         self.position = position
+        self.runId = runId
     }
 }
 
 public enum Checkpoint {
-    static let format = "focal-ddp-checkpoint-1"
+    /// Format 2 (0.2.0): the checksum covers the metadata (identity, run id) and every tensor.
+    static let format = "focal-ddp-checkpoint-2"
+    /// Format 1 (0.1.0): the checksum covers the tensors only; still read.
+    static let format1 = "focal-ddp-checkpoint-1"
 
     /// File name of the checkpoint after `globalStep` steps (sorts by step).
     public static func fileName(epoch: Int, globalStep: Int) -> String {
@@ -52,11 +58,11 @@ public enum Checkpoint {
         file.tensors["state.sums"] = .init(shape: [2], doubles: [p.lossSum, p.weightSum])
         file.metadata["format"] = format
         file.metadata["identity"] = identity.text
-        file.metadata["checksum"] = checksum(file)
-        return file
+        file.metadata[runIdKey] = s.runId
+        return sealed(file)
     }
 
-    /// FNV-1a 64 over every tensor's name, dtype, shape and bytes, in name order.
+    /// The format-1 checksum: FNV-1a 64 over every tensor's name, dtype, shape and bytes, in name order.
     public static func checksum(_ file: SafetensorsFile) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func eat(_ bytes: [UInt8]) { for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 } }
@@ -74,10 +80,12 @@ public enum Checkpoint {
     /// line), shapes. Nothing is returned unless everything holds.
     public static func read<T: TrainScalar>(path: String, shape: MLPShape, identity: JSON, as: T.Type = T.self) throws -> CheckpointState<T> {
         let file = try SafetensorsFile.read(path: path)
-        guard file.metadata["format"] == format else {
+        let version = file.metadata["format"]
+        guard version == format || version == format1 else {
             throw DataError("--resume \(path): not a focal-ddp checkpoint (metadata format is \(file.metadata["format"] ?? "missing"))")
         }
-        guard let stored = file.metadata["checksum"], stored == checksum(file) else {
+        let expected = version == format ? wholeChecksum(file) : checksum(file)
+        guard let stored = file.metadata["checksum"], stored == expected else {
             throw DataError("--resume \(path): checksum mismatch: the checkpoint is corrupted")
         }
         guard let text = file.metadata["identity"], let saved = try? JSON.parse(text) else {
@@ -102,7 +110,7 @@ public enum Checkpoint {
         p.epoch = Int(c[0]); p.batchesDone = Int(c[1]); p.globalStep = Int(c[2]); p.rows = Int(c[3]); p.skipped = Int(c[4])
         p.lossSum = sums[0]; p.weightSum = sums[1]
         return CheckpointState(params: params, m: try values("optimizer.m"), v: try values("optimizer.v"),
-                               adamStep: Int(c[5]), position: p)
+                               adamStep: Int(c[5]), position: p, runId: file.metadata[runIdKey] ?? "")
     }
 
     private static func modelPart(_ file: SafetensorsFile) -> SafetensorsFile {
@@ -123,16 +131,13 @@ public enum Checkpoint {
         return out
     }
 
-    /// Writes `file` into `dir` atomically and keeps only the newest `keep` checkpoints there.
-    /// Returns the path written.
+    /// Writes `file` into `dir` atomically and keeps the newest `keep` checkpoints of its lineage
+    /// there (`prune`: never the file just written, never another lineage's). Returns the path written.
     @discardableResult
     public static func write(_ file: SafetensorsFile, dir: String, name: String, keep: Int) throws -> String {
         let path = dir + "/" + name
         try file.write(path: path)
-        if keep > 0 {
-            let all = try list(dir)
-            for old in all.dropLast(keep) { _ = unlink(dir + "/" + old) }
-        }
+        if keep > 0 { try prune(dir: dir, written: name, lineage: Lineage(file), keep: keep) }
         return path
     }
 

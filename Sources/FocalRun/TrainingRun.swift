@@ -36,6 +36,10 @@ public final class TrainingRun<T: TrainScalar> {
     private var records: [JSON] = []
     /// The newest checkpoint written, if any.
     private var lastCheckpoint: String?
+    /// Rank 0's lock on `--checkpoint-dir`, held for the run's life (`checkOutputs`).
+    var checkpointLock: DirectoryLock?
+    /// The run lineage's id (rank 0 makes it at a fresh start; a resume reads it from the checkpoint).
+    var runId = ""
 
     public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
         self.config = config
@@ -47,12 +51,14 @@ public final class TrainingRun<T: TrainScalar> {
     /// Runs every phase in order. Throws an agreed error, `Interrupted` after a signal, or
     /// `CommError.timedOut` when a collective stalled (the caller must then abort the job).
     public func run() throws {
+        try checkOutputs()
+        defer { checkpointLock?.release() }
         let data = try load()
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
         let description = RunDescription(config, shape: shape)
         let identity = try description.json
-        let start = try restore(shape: shape, identity: identity)
+        let start = try restore(shape: shape, identity: identity, plan: data.trainPlan)
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
         let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
@@ -104,7 +110,7 @@ public final class TrainingRun<T: TrainScalar> {
 
     /// Where training starts: `--init` parameters, or a checkpoint's whole state (read by rank 0,
     /// copied to every rank). Also refuses unwritable outputs before the first step.
-    func restore(shape: MLPShape, identity: JSON) throws -> (initial: [T]?, resumed: CheckpointState<T>?) {
+    func restore(shape: MLPShape, identity: JSON, plan: ChunkPlan) throws -> (initial: [T]?, resumed: CheckpointState<T>?) {
         let initial: [T]? = try comm.agree {
             guard let path = config.initFile else { return nil }
             return try ModelFile.parameters(from: SafetensorsFile.read(path: path), shape: shape, path: path, as: T.self)
@@ -114,13 +120,19 @@ public final class TrainingRun<T: TrainScalar> {
             guard comm.rank == 0 else { return nil }
             var state: CheckpointState<T>? = nil
             if let r = config.resume {
-                state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
+                let path = try Checkpoint.resolve(r)
+                let s = try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
+                try Checkpoint.checkPosition(s, path: path, epochs: config.train.epochs, batches: plan.batchCount,
+                                             batchRows: plan.batchSize)
+                state = s
             }
-            for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try FileIO.checkWritable(path) }
-            if let dir = config.plotsDir { try FileIO.checkCreatableDirectory(dir, option: "--plots") }
-            if let dir = config.checkpointDir { try FileIO.checkCreatableDirectory(dir, option: "--checkpoint-dir") }
+            // Outputs were checked before loading (`checkOutputs`); their directories may have
+            // changed since, so check them again right before the first step.
+            try checkOutputPaths()
             return state
         }
+        // The lineage: kept across resumes (a format-1 checkpoint has none: a new one starts).
+        runId = try comm.broadcast(comm.rank == 0 ? (resumed.map(\.runId).flatMap { $0.isEmpty ? nil : $0 } ?? Checkpoint.newRunId()) : "", root: 0)
         if config.resume != nil { resumed = try shareCheckpoint(resumed, count: shape.parameterCount) }
         return (initial, resumed)
     }
@@ -212,7 +224,7 @@ public final class TrainingRun<T: TrainScalar> {
             guard comm.rank == 0 else { return dir + "/" + name }
             try FileIO.ensureDirectory(dir, option: "--checkpoint-dir")
             let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
-                                        adamStep: trainer.adam.step, position: pos)
+                                        adamStep: trainer.adam.step, position: pos, runId: runId)
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
                                         keep: config.keepCheckpoints)
         }

@@ -59,10 +59,27 @@ struct Generate: ParsableCommand, RankedCommand {
 private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String, dtype: DType,
                       comm: Communicator) throws {
     let source = try comm.agree { try makeDataSource(.generated(spec), comm: comm) }
+    var created = false
     try comm.agree {
         guard comm.rank == 0 else { return }
-        if mkdir(out, 0o755) != 0 && errno != EEXIST { throw DataError("--out \(out): cannot create the directory (\(errnoText()))") }
+        if mkdir(out, 0o755) == 0 {
+            created = true
+        } else if errno != EEXIST {
+            throw DataError("--out \(out): cannot create the directory (\(errnoText()))")
+        }
     }
+    do {
+        try write(source: source, scheme: scheme, out: out, dtype: dtype, comm: comm)
+    } catch {
+        // Nothing is left behind: the writer removed its temporary files; a directory made
+        // here goes too (rmdir removes it only if it is empty).
+        if created { _ = rmdir(out) }
+        throw error
+    }
+}
+
+private func write(source: DataSource, scheme: ClassWeightScheme, out: String, dtype: DType,
+                   comm: Communicator) throws {
     // Rank 0 creates the files (at full size, with their headers) before the rows are generated,
     // so an unusable or unshared directory is found before the work.
     let writer = try ShardedNpyWriter.open([
@@ -78,8 +95,18 @@ private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String,
     func share(_ n: Int) -> Range<Int> { (comm.rank * n / comm.size)..<((comm.rank + 1) * n / comm.size) }
     let trainRange = share(source.trainCount), testRange = share(source.testCount)
     let rows: (train: Rows, test: Rows)
+    let counts: [Int64], alpha: [Double]
+    let k = source.classes
     do {
         rows = try comm.agree { try source.rows(train: [trainRange], test: [testRange]) }
+        // The class weights before the files appear: a scheme that does not fit the data fails
+        // with nothing written.
+        var c = [Int64](repeating: 0, count: 2 * k)
+        for y in rows.train.y { c[Int(y)] += 1 }
+        for y in rows.test.y { c[k + Int(y)] += 1 }
+        try comm.allreduce(&c, op: .sum)
+        counts = c
+        alpha = try comm.agree { try classWeights(scheme: scheme, counts: Array(c[0..<k])) }
     } catch {
         writer.discard(comm: comm)
         throw error
@@ -91,12 +118,6 @@ private func generate(spec: DatasetSpec, scheme: ClassWeightScheme, out: String,
         (testRange.lowerBound, { labelBytes(rows.test.y) }),
     ], comm: comm)
 
-    let k = source.classes
-    var counts = [Int64](repeating: 0, count: 2 * k)
-    for y in rows.train.y { counts[Int(y)] += 1 }
-    for y in rows.test.y { counts[k + Int(y)] += 1 }
-    try comm.allreduce(&counts, op: .sum)
-    let alpha = try comm.agree { try classWeights(scheme: scheme, counts: Array(counts[0..<k])) }
     if comm.rank == 0 {
         print("wrote \(out)/{X_train,y_train,X_test,y_test}.npy: train \(source.trainCount) x \(source.features), test \(source.testCount) x \(source.features) (\(dtype.rawValue) features, int64 labels)")
         print("train class counts: \(counts[0..<k].map(String.init).joined(separator: " / "))")

@@ -77,6 +77,12 @@ struct PredictJob: Sendable {
     var model: String, data: String, out: String, labels: String?, chunkSize: Int
 
     func run(comm: Communicator) throws {
+        // An output onto an input (`--out` onto `--data`) is refused before anything is read (exit 2).
+        try comm.agree {
+            guard comm.rank == 0 else { return }
+            try FileIO.checkDistinct(inputs: [("--model", model), ("--data", data)] + (labels.map { [("--labels", $0)] } ?? []),
+                                     outputs: [("--out", out), ("--out (classes)", classFilePath(forProbabilities: out))])
+        }
         let (file, shape, precision) = try comm.agree { () -> (SafetensorsFile, MLPShape, Precision) in
             let file = try SafetensorsFile.read(path: model)
             let shape = try ModelFile.shape(of: file, path: model)

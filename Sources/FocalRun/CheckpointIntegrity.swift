@@ -41,7 +41,9 @@ extension Checkpoint {
         guard p.epoch >= 0, p.batchesDone >= 0, p.globalStep >= 0, p.rows >= 0, p.skipped >= 0, s.adamStep >= 0 else {
             throw refuse("negative counter: epoch \(p.epoch), batch \(p.batchesDone), step \(p.globalStep), rows \(p.rows), skipped \(p.skipped), optimizer step \(s.adamStep)")
         }
-        guard p.epoch <= epochs else { throw refuse("epoch \(p.epoch) beyond --epochs \(epochs)") }
+        guard p.epoch <= epochs else {
+            throw DataError("--resume \(path): the checkpoint is at epoch \(p.epoch), beyond --epochs \(epochs); pass --epochs \(p.epoch) or more")
+        }
         guard p.batchesDone < max(1, batches) else { throw refuse("\(p.batchesDone) batches done of \(batches) per epoch") }
         let (product, o1) = p.epoch.multipliedReportingOverflow(by: batches)
         let (expected, o2) = product.addingReportingOverflow(p.batchesDone)

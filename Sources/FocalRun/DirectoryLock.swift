@@ -14,10 +14,15 @@ import Glibc
 public final class DirectoryLock {
     public static let fileName = ".focal-ddp.lock"
     private var fd: Int32
+    /// The locked directory, and whether the caller created it for this run.
+    public let directory: String
+    public let createdDirectory: Bool
 
     /// Takes the lock of `dir` (which must exist), or throws one line naming the directory and the
     /// holder's host and pid (`FileError`, exit 3). Never waits.
-    public init(_ dir: String, option: String) throws {
+    public init(_ dir: String, option: String, createdDirectory: Bool = false) throws {
+        directory = dir
+        self.createdDirectory = createdDirectory
         let path = dir.hasSuffix("/") ? dir + Self.fileName : dir + "/" + Self.fileName
         var descriptor: Int32
         repeat { descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644) } while descriptor < 0 && errno == EINTR
@@ -47,6 +52,25 @@ public final class DirectoryLock {
     }
 
     deinit { release() }
+
+    /// Releases the lock; a directory created for this run that holds nothing but the lock file
+    /// (no checkpoint was written: the run failed early) is removed with it, so nothing is left.
+    public func releaseRemovingIfUnused() {
+        defer { release() }
+        guard createdDirectory, fd >= 0, let d = opendir(directory) else { return }
+        var others = 0
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." && name != Self.fileName { others += 1 }
+        }
+        closedir(d)
+        guard others == 0 else { return }
+        _ = unlink(directory.hasSuffix("/") ? directory + Self.fileName : directory + "/" + Self.fileName)
+        release()
+        _ = rmdir(directory)
+    }
 
     private static func contents(_ fd: Int32) -> String {
         var buffer = [UInt8](repeating: 0, count: 512)

@@ -52,7 +52,7 @@ public final class TrainingRun<T: TrainScalar> {
     /// `CommError.timedOut` when a collective stalled (the caller must then abort the job).
     public func run() throws {
         try checkOutputs()
-        defer { checkpointLock?.release() }
+        defer { checkpointLock?.releaseRemovingIfUnused() }
         let data = try load()
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)

@@ -18,10 +18,16 @@ extension TrainingRun {
             try FileIO.checkDistinct(inputs: inputFiles, outputs: outputFiles)
             try checkOutputPaths()
             if let dir = config.checkpointDir {
-                if mkdir(dir, 0o755) != 0 && errno != EEXIST {
+                let created = mkdir(dir, 0o755) == 0
+                if !created && errno != EEXIST {
                     throw FileError.check("--checkpoint-dir \(dir)", "cannot create the directory (\(errnoText()))")
                 }
-                checkpointLock = try DirectoryLock(dir, option: "--checkpoint-dir")
+                do {
+                    checkpointLock = try DirectoryLock(dir, option: "--checkpoint-dir", createdDirectory: created)
+                } catch {
+                    if created { _ = rmdir(dir) }
+                    throw error
+                }
             }
         }
     }

@@ -139,6 +139,13 @@ struct PredictJob: Sendable {
                 }
                 return (x, nil)
             }
+            // A value the model's precision cannot hold (1e300 for a float32 model) is refused
+            // naming its row, as training refuses it, rather than turned into NaN probabilities.
+            try comm.agree {
+                guard T.precision != .float64, let bad = local.x.firstIndex(where: { !T($0).isFinite }) else { return }
+                let row = (ranges.first?.lowerBound ?? 0) + bad / shape.features
+                throw DataError("\(data): row \(row): value \(local.x[bad]) in column \(bad % shape.features) overflows \(T.precision.rawValue), the model's precision")
+            }
         } catch {
             writer.discard(comm: comm)
             throw error

@@ -168,8 +168,17 @@ final class NothingLostTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("\(x): row \(row)") && r.stderr.contains("column \(column)") && r.stderr.contains("float32"), r.stderr)
             XCTAssertFalse(r.stdout.contains("Epoch:"))
         }
+        let model = dir.appendingPathComponent("m.safetensors").path
         let ok = try FocalRun.run(["--train-data", x, "--train-labels", data + "/y_train.npy", "--epochs", "2", "--precision", "float64"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
+        // predict with a float32 model refuses the row too, and writes nothing.
+        XCTAssertEqual(try FocalRun.run(["--epochs", "2", "--save-model", model]).status, 0)
+        let out = dir.appendingPathComponent("pred").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let p = try FocalRun.run(["predict", "--model", model, "--data", x, "--out", out + "/p.npy"], ranks: 2)
+        XCTAssertEqual(p.status, 3, p.stderr)
+        XCTAssertTrue(p.stderr.contains("\(x): row \(row)") && p.stderr.contains("column \(column)"), p.stderr)
+        XCTAssertEqual(files(out), [], "predict left files")
     }
 
     // MARK: - Integrity

@@ -52,6 +52,14 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Plain float64 allreduce instead of the exact one (`--fast-reduce`): results then depend on
     /// the number of ranks, within float64 rounding of the gradient sums.
     public var fastReduce: Bool = false
+    /// The learning-rate schedule (`LRSchedule.swift`); the default is a constant `adam.lr`.
+    public var lrSchedule = LRScheduleConfig()
+    /// `--clip-grad-norm`: the largest global L2 norm of a step's gradient (nil: no clipping).
+    public var clipGradNorm: Double?
+    /// `--loss`: softmax focal (the tutorial's) or torchvision's sigmoid focal loss.
+    public var loss: LossKind = .softmaxFocal
+    /// `--sigmoid-alpha` of the sigmoid focal loss (negative: no weighting).
+    public var sigmoidAlpha: Double = 0.25
     public init() {}
 }
 
@@ -83,6 +91,10 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
     public var weightSum: Double = 0
     public var rows: Int = 0
     public var skipped: Int = 0
+    /// The epoch's gradient norms so far (before clipping): the last step's and the largest.
+    /// Not stored in checkpoints: after a resume they cover the steps since the resume.
+    public var gradNorm: Double?
+    public var gradNormMax: Double?
     public init() {}
 }
 
@@ -198,8 +210,15 @@ public struct EpochRecord: Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Steps skipped because of a non-finite value (`--on-nan skip`).
     public var skippedSteps: Int
+    /// The global L2 norm of the epoch's last (non-skipped) step's gradient before clipping, and
+    /// the largest of the epoch (nil when every step was skipped).
+    public var gradNorm: Double?
+    public var gradNormMax: Double?
 
-    public init(epoch: Int, loss: Double, lr: Double, elapsed: Double, samplesPerSecond: Double, skippedSteps: Int) {
+    public init(epoch: Int, loss: Double, lr: Double, elapsed: Double, samplesPerSecond: Double, skippedSteps: Int,
+                gradNorm: Double? = nil, gradNormMax: Double? = nil) {
+        self.gradNorm = gradNorm
+        self.gradNormMax = gradNormMax
         self.epoch = epoch
         self.loss = loss
         self.lr = lr
@@ -264,6 +283,12 @@ public final class Trainer<T: TrainScalar> {
     private var grad: [T]
     /// The gradient of the last step (after reduction and division), `[parameterCount]`.
     public var lastGradient: [T] { grad }
+    /// The learning rate of each step (identical on every rank: a function of the step index).
+    private var schedule: LRSchedule
+    /// The rate of the last step run (skipped or not).
+    public private(set) var lastRate: Double
+    /// The global gradient norm of the last step not skipped, before clipping.
+    public private(set) var lastGradNorm: Double?
     private let reducer: ExactReducer
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]
@@ -293,6 +318,8 @@ public final class Trainer<T: TrainScalar> {
         let capacity = myChunks.map(\.count).max() ?? 1
         reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)
+        schedule = LRSchedule(config.lrSchedule, lr: config.adam.lr, stepsPerEpoch: plan.batchCount, epochs: config.epochs)
+        lastRate = config.adam.lr
     }
 
     /// The order in which batches are visited in `epoch`.
@@ -316,7 +343,7 @@ public final class Trainer<T: TrainScalar> {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
-        let P = shape.parameterCount, K = data.classes, F = data.features
+        let P = shape.parameterCount, F = data.features
         reducer.reset()
         let localError = hooks.stepStart?(stepIndex) ?? 0
         let chunks = myChunks[b]
@@ -334,9 +361,8 @@ public final class Trainer<T: TrainScalar> {
                                     var t0 = monotonicSeconds()
                                     workspace.forward(params: pb.baseAddress!, x: x, rows: m)
                                     var t1 = monotonicSeconds(); timings.forward += t1 - t0; t0 = t1
-                                    let s = focalLossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
-                                                          classes: K, alpha: ab.baseAddress!, gamma: T(config.gamma),
-                                                          dLogits: db.baseAddress!)
+                                    let s = lossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
+                                                     alpha: ab.baseAddress!, dLogits: db.baseAddress!)
                                     t1 = monotonicSeconds(); timings.loss += t1 - t0; t0 = t1
                                     workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
                                                        grad: gb.baseAddress!)
@@ -363,6 +389,7 @@ public final class Trainer<T: TrainScalar> {
         stopAgreed = status.stopRequested
         var t1 = monotonicSeconds(); timings.reduction += t1 - t0; t0 = t1
         timings.steps += 1
+        lastRate = schedule.rate(step: stepIndex)
         if let r = status.nonFiniteRank {
             if config.onNaN == .skip { return nil }
             let on = r >= 0 ? "first seen on rank \(r)" : "on some rank"
@@ -374,13 +401,20 @@ public final class Trainer<T: TrainScalar> {
             throw TrainingError(message: "\(who) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
         }
         let rows = data.trainPlan.batchRows(b).count
-        let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])
+        let divisor = lossDivisor(divisorReduction, rows: rows, weightSum: sums[P + 1])
         sums.withUnsafeBufferPointer { sb in
             grad.withUnsafeMutableBufferPointer { g in for i in 0..<P { g[i] = T(sb[i] / divisor) } }
         }
+        // The norm of the identical reduced gradient: the same number, and decision, on every rank.
+        let norm = grad.withUnsafeBufferPointer { gradientNorm($0) }
+        lastGradNorm = norm
+        if let maxNorm = config.clipGradNorm {
+            grad.withUnsafeMutableBufferPointer { _ = clipGradient($0, norm: norm, maxNorm: maxNorm) }
+        }
         if config.optimizerOn == .replicated || comm.rank == 0 {
+            let rate = lastRate
             params.withUnsafeMutableBufferPointer { p in
-                grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!) }
+                grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!, lr: rate) }
             }
         }
         t1 = monotonicSeconds(); timings.optimizer += t1 - t0; t0 = t1
@@ -414,6 +448,10 @@ public final class Trainer<T: TrainScalar> {
                     pos.lossSum += r.loss
                     pos.weightSum += r.weight
                     pos.rows += r.rows
+                    if let g = lastGradNorm {
+                        pos.gradNorm = g
+                        pos.gradNormMax = max(pos.gradNormMax ?? g, g)
+                    }
                 } else {
                     pos.skipped += 1
                 }
@@ -438,16 +476,36 @@ public final class Trainer<T: TrainScalar> {
         let isLast = epoch == config.epochs - 1
         if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
             let now = monotonicSeconds()
-            let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(config.reduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
+            let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(divisorReduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
             let batches = max(1, data.trainPlan.batchCount)
             let rowsRun = Double(data.trainPlan.rows) * Double(batchesRun) / Double(batches)
-            onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: config.adam.lr, elapsed: now - start,
-                                samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped))
+            onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: lastRate, elapsed: now - start,
+                                samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped,
+                                gradNorm: pos.gradNorm, gradNormMax: pos.gradNormMax))
         }
         let step = pos.globalStep
         pos = TrainingPosition()
         pos.epoch = epoch + 1
         pos.globalStep = step
+    }
+
+    /// The reduction's divisor rule: the sigmoid loss's `mean` divides by its N x K elements, which
+    /// `sigmoidFocalLossSums` returns as its weight sum.
+    private var divisorReduction: LossReduction {
+        config.loss == .sigmoidFocal && config.reduction == .mean ? .weightedMean : config.reduction
+    }
+
+    /// The run's loss (`config.loss`) of a chunk: its sums and, with `dLogits`, its logit gradient.
+    private func lossSums(logits: UnsafePointer<T>, targets: UnsafePointer<Int32>, rows: Int, alpha: UnsafePointer<T>,
+                          dLogits: UnsafeMutablePointer<T>?) -> LossSums {
+        switch config.loss {
+        case .softmaxFocal:
+            return focalLossSums(logits: logits, targets: targets, rows: rows, classes: data.classes, alpha: alpha,
+                                 gamma: T(config.gamma), dLogits: dLogits)
+        case .sigmoidFocal:
+            return sigmoidFocalLossSums(logits: logits, targets: targets, rows: rows, classes: data.classes,
+                                        alpha: config.sigmoidAlpha, gamma: T(config.gamma), dLogits: dLogits)
+        }
     }
 
     /// Evaluates the current parameters on this rank's test rows; returns the global confusion
@@ -471,8 +529,7 @@ public final class Trainer<T: TrainScalar> {
                     }
                     let logits = workspace.logits
                     let s = data.testY.withUnsafeBufferPointer { yb in
-                        focalLossSums(logits: logits, targets: yb.baseAddress! + offset, rows: m, classes: K,
-                                      alpha: ab.baseAddress!, gamma: T(config.gamma), dLogits: nil)
+                        lossSums(logits: logits, targets: yb.baseAddress! + offset, rows: m, alpha: ab.baseAddress!, dLogits: nil)
                     }
                     for r in 0..<m {
                         var best = 0
@@ -489,7 +546,7 @@ public final class Trainer<T: TrainScalar> {
         let status = try lossReducer.reduce(comm, chunksInStep: max(1, plan.batchCount > 0 ? plan.chunkCount(batch: 0) : 1), result: &ls)
         var loss: Double? = nil
         if status.nonFiniteRank == nil && plan.rows > 0 {
-            loss = Double(T(ls[0] / lossDivisor(config.reduction, rows: plan.rows, weightSum: ls[1])))
+            loss = Double(T(ls[0] / lossDivisor(divisorReduction, rows: plan.rows, weightSum: ls[1])))
         }
         let matrix = (0..<K).map { Array(confusion[($0 * K)..<(($0 + 1) * K)]) }
         return HeldOutResult(confusion: matrix, loss: loss)

@@ -48,6 +48,7 @@ public final class TrainingRun<T: TrainScalar> {
     /// `CommError.timedOut` when a collective stalled (the caller must then abort the job).
     public func run() throws {
         let data = try load()
+        try comm.agree { try TrainingControlChecks.check(config.train, stepsPerEpoch: data.trainPlan.batchCount) }
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
         let description = RunDescription(config, shape: shape)
@@ -114,6 +115,7 @@ public final class TrainingRun<T: TrainScalar> {
             guard comm.rank == 0 else { return nil }
             var state: CheckpointState<T>? = nil
             if let r = config.resume {
+                try TrainingControlChecks.checkResume(path: try Checkpoint.resolve(r), current: TrainingControls(config.train))
                 state = try Checkpoint.read(path: try Checkpoint.resolve(r), shape: shape, identity: identity, as: T.self)
             }
             for path in [config.metricsOut, config.saveModel].compactMap({ $0 }) { try FileIO.checkWritable(path) }
@@ -153,7 +155,8 @@ public final class TrainingRun<T: TrainScalar> {
             let p = (initial ?? initialParameters(shape, seed: config.train.initSeed, as: T.self)).map { Double($0) }
             return gradientCheck(shape: shape, params: p, x: data.trainX[0..<(m * data.features)].map { Double($0) },
                                  y: Array(data.trainY[0..<m]), alpha: alpha, gamma: config.train.gamma,
-                                 reduction: config.train.reduction)
+                                 reduction: config.train.reduction, loss: config.train.loss,
+                                 sigmoidAlpha: config.train.sigmoidAlpha)
         }
         let all = try comm.allreduce(worst, op: .max)
         let bound = 1e-4
@@ -227,7 +230,8 @@ public final class TrainingRun<T: TrainScalar> {
             return
         }
         let report = EvaluationReport(try trainer.evaluate())
-        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize)
+        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize,
+                                        scores: config.train.loss.scores)
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
@@ -248,7 +252,9 @@ public final class TrainingRun<T: TrainScalar> {
                 try FileIO.ensureDirectory(dir, option: "--plots")
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
-            if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }
+            if final, let path = config.saveModel {
+                try ModelFile.encode(params, shape: shape, extraMetadata: ModelFile.lossMetadata(config.train.loss)).write(path: path)
+            }
         }
     }
 

@@ -239,6 +239,40 @@ final class ControlParityTests: XCTestCase {
     func testSigmoidFocalBinaryFloat32() throws { try check("sigmoid_binary_f32", as: Float.self, tolerance: 1e-5) }
     func testSigmoidFocalBinaryFloat64() throws { try check("sigmoid_binary_f64", as: Double.self, tolerance: 1e-10) }
 
+    /// A step skipped for a non-finite gradient (`--on-nan skip`) still advances the schedule, as
+    /// PyTorch's `scheduler.step()` would: the epoch's rate is that of its last step index, and the
+    /// run on 3 ranks gives the single-rank bits.
+    func testSkippedStepsAdvanceTheSchedule() throws {
+        let c = try Fixtures.json("parity/warmup_cosine_clip_f64/config.json")
+        var skipping = Self.config(c)
+        skipping.onNaN = .skip
+        let config = skipping
+        let data = "parity/four_class_f64/"
+        func run(ranks: Int) throws -> (lrs: [Double], skipped: [Int], params: [Double]) {
+            try inProcess(ranks) { comm -> (lrs: [Double], skipped: [Int], params: [Double]) in
+                let source = try NpyDataSource(trainX: Fixtures.path(data + "X_train.npy"), trainY: Fixtures.path(data + "y_train.npy"),
+                                               testX: nil, testY: nil, classes: nil)
+                let local: LocalData<Double> = try loadLocalData(source: source, comm: comm, batchSize: config.batchSize,
+                                                                  chunkSize: config.chunkSize)
+                let alpha = try classWeights(scheme: .inverse, counts: local.trainCounts)
+                let trainer = Trainer<Double>(config: config, comm: comm, data: local, alpha: alpha)
+                let rank = comm.rank
+                trainer.hooks.afterBackward = { step, g in if step == 7 && rank == ranks - 1 { g[0] = .nan } }
+                var lrs: [Double] = [], skipped: [Int] = []
+                try trainer.train(onEpoch: { lrs.append($0.lr); skipped.append($0.skippedSteps) })
+                return (lrs, skipped, trainer.params)
+            }[0]
+        }
+        let one = try run(ranks: 1)
+        XCTAssertEqual(one.skipped.first, 1, "step 7 (the last of epoch 0) was skipped")
+        let stepsPerEpoch = 8
+        var schedule = LRSchedule(config.lrSchedule, lr: config.adam.lr, stepsPerEpoch: stepsPerEpoch, epochs: config.epochs)
+        XCTAssertEqual(one.lrs, (0..<config.epochs).map { schedule.rate(step: ($0 + 1) * stepsPerEpoch - 1) })
+        let three = try run(ranks: 3)
+        XCTAssertEqual(three.lrs, one.lrs)
+        XCTAssertEqual(three.params, one.params)
+    }
+
     /// Schedule, clipping and the sigmoid loss together on 1 and 3 in-process ranks: the same bits.
     func testControlsGiveTheSameBitsOnThreeRanks() throws {
         let one = try train("warmup_cosine_clip_f32", ranks: 1, as: Float.self)

@@ -5,7 +5,7 @@ The llm.c way: this script is run by hand, its (small) outputs are committed, an
 never need Python or PyTorch.
 
 How to run (from the repository root):
-    pip install torch scikit-learn safetensors
+    pip install torch scikit-learn safetensors imbalanced-learn
     python3 scripts/pytorch_reference.py            # every case
     python3 scripts/pytorch_reference.py --only warmup_cosine_clip,steplr,sigmoid_binary,schedules
 
@@ -456,6 +456,32 @@ def lr_schedules():
                "generator": "scripts/pytorch_reference.py", "torch_version": torch.__version__, "cases": cases})
     return len(cases)
 
+# MARK: - Sampler class counts (imbalanced-learn)
+
+
+def sampler_counts():
+    """Per-class counts after imbalanced-learn's RandomUnderSampler / RandomOverSampler with the default
+    sampling_strategy ("auto"), for label vectors given by their class counts (a class with count 0 is absent)."""
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    import imblearn
+    inputs = [[632, 168], [225, 113, 67, 45], [5, 1, 7], [40, 0, 9, 9, 100], [3, 3]]
+    cases = []
+    for counts in inputs:
+        y = np.concatenate([np.full(c, k, dtype=np.int64) for k, c in enumerate(counts)])
+        X = np.zeros((len(y), 1))
+        out = {"counts": counts}
+        for name, sampler in (("undersample", RandomUnderSampler(random_state=0)),
+                              ("oversample", RandomOverSampler(random_state=0))):
+            _, ys = sampler.fit_resample(X, y)
+            out[name] = [int(v) for v in np.bincount(ys, minlength=len(counts))]
+        cases.append(out)
+    dump_json(os.path.join(CORE_FIXTURES, "sampler_counts.json"),
+              {"description": "Per-class counts (classes 0..K-1; 0 for an absent class) after imbalanced-learn's "
+                              "RandomUnderSampler and RandomOverSampler, default sampling_strategy.",
+               "generator": "scripts/pytorch_reference.py", "imblearn_version": imblearn.__version__, "cases": cases})
+    return len(cases)
+
 # MARK: - Safetensors samples for FocalDataTests
 
 
@@ -511,6 +537,8 @@ def main():
         safetensors_samples()
     if only is None or "schedules" in only:
         print(f"lr_schedules.json: {lr_schedules()} schedules")
+    if only is None or "sampler_counts" in only:
+        print(f"sampler_counts.json: {sampler_counts()} label vectors")
 
     for name, tag, r in summary:
         print(f"{name:>10} {tag}: loss epoch0 {r['first']!r:>22} last {r['last']!r:>22}  "

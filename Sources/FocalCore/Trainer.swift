@@ -60,6 +60,8 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var loss: LossKind = .softmaxFocal
     /// `--sigmoid-alpha` of the sigmoid focal loss (negative: no weighting).
     public var sigmoidAlpha: Double = 0.25
+    /// `--sampler`: class-rebalanced epochs (`Sampler.swift`).
+    public var sampler: SamplerKind = .none
     public init() {}
 }
 
@@ -244,8 +246,10 @@ public struct HeldOutResult: Sendable, Equatable {
 /// Where a step's time went, summed over the run (this rank), in seconds.
 public struct StepTimings: Sendable, Equatable {
     public var forward = 0.0, loss = 0.0, backward = 0.0, reduction = 0.0, optimizer = 0.0, broadcast = 0.0
+    /// Fetching sampled rows from the ranks that hold them (`--sampler`).
+    public var exchange = 0.0
     public var steps = 0
-    public var total: Double { forward + loss + backward + reduction + optimizer + broadcast }
+    public var total: Double { forward + loss + backward + reduction + optimizer + broadcast + exchange }
 }
 
 public struct TrainingError: Error, CustomStringConvertible, ClassifiedError, Sendable {
@@ -297,8 +301,26 @@ public final class Trainer<T: TrainScalar> {
     /// Per batch: this rank's chunks, and the local row offset of the batch's first owned row.
     private let myChunks: [[Chunk]]
     private let batchOffsets: [Int]
+    /// Sampled epochs (`--sampler`): the sampler, the plan of a sampled epoch, the epoch whose row
+    /// list is cached, the global labels `[trainRows]`, where this rank keeps its rows, and one
+    /// batch of gathered rows (`[batchSize, features]`, `[batchSize]`).
+    private let sampler: EpochSampler?
+    /// The plan of one epoch's batches: the training set's, or a sampled epoch's.
+    public let epochPlan: ChunkPlan
+    private var sampledEpoch = -1
+    private var sampledRows: [Int32] = []
+    private let labels: [Int32]
+    private let rowIndex: LocalRowIndex?
+    private var batchX: [T] = []
+    private var batchY: [Int32] = []
+    private var exchange: [Int64] = []
 
-    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil) {
+    /// Optimizer steps per epoch.
+    public var stepsPerEpoch: Int { epochPlan.batchCount }
+
+    /// - labels: `[trainRows]` every training label (`globalTrainLabels`), needed with `config.sampler`.
+    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil,
+                labels: [Int32]? = nil) {
         self.config = config
         self.comm = comm
         self.data = data
@@ -307,7 +329,22 @@ public final class Trainer<T: TrainScalar> {
         params = initial ?? initialParameters(shape, seed: config.initSeed, as: T.self)
         precondition(params.count == shape.parameterCount, "Trainer: initial parameters of wrong size")
         adam = Adam<T>(count: shape.parameterCount, config: config.adam)
-        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows)))
+        if config.sampler != .none, let labels {
+            let s = EpochSampler(kind: config.sampler, seed: config.shuffleSeed,
+                                 batchSize: config.batchSize ?? data.trainPlan.rows, labels: labels, classes: data.classes)
+            sampler = s
+            epochPlan = ChunkPlan(rows: s.epochRows, batchSize: max(1, config.batchSize ?? s.epochRows),
+                                  chunkSize: config.chunkSize, ranks: comm.size)
+            self.labels = labels
+            rowIndex = LocalRowIndex(plan: data.trainPlan, rank: comm.rank)
+        } else {
+            precondition(config.sampler == .none, "Trainer: --sampler needs the global labels")
+            sampler = nil
+            epochPlan = data.trainPlan
+            self.labels = []
+            rowIndex = nil
+        }
+        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, epochPlan.rows)))
         workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
         chunkGrad = [T](repeating: 0, count: shape.parameterCount)
         dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
@@ -315,16 +352,19 @@ public final class Trainer<T: TrainScalar> {
         let plan = data.trainPlan
         myChunks = (0..<plan.batchCount).map { plan.chunks(batch: $0, rank: comm.rank) }
         batchOffsets = plan.localBatchOffsets(rank: comm.rank)
-        let capacity = myChunks.map(\.count).max() ?? 1
+        let sampledPlan = epochPlan, rank = comm.rank
+        let sampledCapacity = config.sampler == .none ? 1
+            : ((0..<sampledPlan.batchCount).map { sampledPlan.ownedChunkIndices(batch: $0, rank: rank).count }.max() ?? 1)
+        let capacity = max(myChunks.map(\.count).max() ?? 1, sampledCapacity)
         reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)
-        schedule = LRSchedule(config.lrSchedule, lr: config.adam.lr, stepsPerEpoch: plan.batchCount, epochs: config.epochs)
+        schedule = LRSchedule(config.lrSchedule, lr: config.adam.lr, stepsPerEpoch: epochPlan.batchCount, epochs: config.epochs)
         lastRate = config.adam.lr
     }
 
     /// The order in which batches are visited in `epoch`.
     public func batchOrder(epoch: Int) -> [Int] {
-        var order = Array(0..<data.trainPlan.batchCount)
+        var order = Array(0..<epochPlan.batchCount)
         guard config.shuffleBatches, order.count > 1 else { return order }
         // Fisher-Yates with SplitMix64 keyed by (seed, epoch): independent of the ranks.
         var rng = SplitMix64(state: config.shuffleSeed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
@@ -346,16 +386,24 @@ public final class Trainer<T: TrainScalar> {
         let P = shape.parameterCount, F = data.features
         reducer.reset()
         let localError = hooks.stepStart?(stepIndex) ?? 0
-        let chunks = myChunks[b]
+        let sampled = sampler != nil
+        if sampled {
+            let t = monotonicSeconds()
+            try gatherSampledBatch(b, epoch: epoch)
+            timings.exchange += monotonicSeconds() - t
+        }
+        let chunks = sampled ? epochPlan.chunks(batch: b, rank: comm.rank) : myChunks[b]
         let firstRow = chunks.first?.rows.lowerBound ?? 0
+        let batchStart = epochPlan.batchRows(b).lowerBound
         params.withUnsafeBufferPointer { pb in
-            data.trainX.withUnsafeBufferPointer { xb in
-                data.trainY.withUnsafeBufferPointer { yb in
+            (sampled ? batchX : data.trainX).withUnsafeBufferPointer { xb in
+                (sampled ? batchY : data.trainY).withUnsafeBufferPointer { yb in
                     alpha.withUnsafeBufferPointer { ab in
                         chunkGrad.withUnsafeMutableBufferPointer { gb in
                             dLogits.withUnsafeMutableBufferPointer { db in
                                 for chunk in chunks {
-                                    let local = batchOffsets[b] + (chunk.rows.lowerBound - firstRow)
+                                    let local = sampled ? chunk.rows.lowerBound - batchStart
+                                        : batchOffsets[b] + (chunk.rows.lowerBound - firstRow)
                                     let m = chunk.rows.count
                                     let x = xb.baseAddress! + local * F
                                     var t0 = monotonicSeconds()
@@ -381,7 +429,7 @@ public final class Trainer<T: TrainScalar> {
         var t0 = monotonicSeconds()
         let status: ReduceStatus
         do {
-            status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
+            status = try reducer.reduce(comm, chunksInStep: epochPlan.chunkCount(batch: b), result: &sums,
                                         errorCode: localError, requestStop: requestStop)
         } catch let CommError.timedOut(operation, seconds) {
             throw CommError.timedOut(operation: "\(operation) at epoch \(epoch), step \(stepIndex)", seconds: seconds)
@@ -400,7 +448,7 @@ public final class Trainer<T: TrainScalar> {
             let who = r >= 0 ? "rank \(r)" : "a rank"
             throw TrainingError(message: "\(who) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
         }
-        let rows = data.trainPlan.batchRows(b).count
+        let rows = epochPlan.batchRows(b).count
         let divisor = lossDivisor(divisorReduction, rows: rows, weightSum: sums[P + 1])
         sums.withUnsafeBufferPointer { sb in
             grad.withUnsafeMutableBufferPointer { g in for i in 0..<P { g[i] = T(sb[i] / divisor) } }
@@ -477,8 +525,8 @@ public final class Trainer<T: TrainScalar> {
         if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
             let now = monotonicSeconds()
             let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(divisorReduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
-            let batches = max(1, data.trainPlan.batchCount)
-            let rowsRun = Double(data.trainPlan.rows) * Double(batchesRun) / Double(batches)
+            let batches = max(1, epochPlan.batchCount)
+            let rowsRun = Double(epochPlan.rows) * Double(batchesRun) / Double(batches)
             onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: lastRate, elapsed: now - start,
                                 samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped,
                                 gradNorm: pos.gradNorm, gradNormMax: pos.gradNormMax))
@@ -487,6 +535,33 @@ public final class Trainer<T: TrainScalar> {
         pos = TrainingPosition()
         pos.epoch = epoch + 1
         pos.globalStep = step
+    }
+
+    /// Fills `batchX`/`batchY` with the rows of sampled batch `b` of `epoch`: each rank writes the
+    /// rows it holds as float64 bit patterns into a zeroed buffer and one Int64 SUM allreduce gives
+    /// every rank the whole batch (each value comes from exactly one rank, so the sum is exact and
+    /// the bits are the holder's). Labels come from the global label vector.
+    private func gatherSampledBatch(_ b: Int, epoch: Int) throws {
+        guard let sampler, let rowIndex else { return }
+        if sampledEpoch != epoch {
+            sampledRows = sampler.rows(epoch: epoch)
+            sampledEpoch = epoch
+        }
+        let F = data.features
+        let positions = epochPlan.batchRows(b)
+        let m = positions.count
+        if exchange.count < m * F { exchange = [Int64](repeating: 0, count: m * F) }
+        if batchX.count < m * F { batchX = [T](repeating: 0, count: m * F) }
+        if batchY.count < m { batchY = [Int32](repeating: 0, count: m) }
+        for i in 0..<(m * F) { exchange[i] = 0 }
+        for (i, p) in positions.enumerated() {
+            let row = Int(sampledRows[p])
+            batchY[i] = labels[row]
+            guard let l = rowIndex.local(row) else { continue }
+            for f in 0..<F { exchange[i * F + f] = Int64(bitPattern: Double(data.trainX[l * F + f]).bitPattern) }
+        }
+        try exchange.withUnsafeMutableBufferPointer { try comm.allreduce(UnsafeMutableBufferPointer(rebasing: $0[0..<(m * F)]), op: .sum) }
+        for i in 0..<(m * F) { batchX[i] = T(Double(bitPattern: UInt64(bitPattern: exchange[i]))) }
     }
 
     /// The reduction's divisor rule: the sigmoid loss's `mean` divides by its N x K elements, which

@@ -19,17 +19,20 @@ public struct TrainingControls: Codable, Sendable, Equatable {
     public var clipGradNorm: Double?
     public var loss: String
     public var sigmoidAlpha: Double?
+    /// `--sampler` when not `none`.
+    public var sampler: String?
 
     enum CodingKeys: String, CodingKey {
         case lrSchedule = "lr_schedule", warmupSteps = "warmup_steps", warmupEpochs = "warmup_epochs"
         case warmupStartFactor = "warmup_start_factor", minLR = "min_lr", stepSize = "step_size"
         case stepGamma = "step_gamma", epochs, clipGradNorm = "clip_grad_norm", loss, sigmoidAlpha = "sigmoid_alpha"
+        case sampler
     }
 
     /// The controls of `t`, or nil when they are all at their defaults.
     public init?(_ t: TrainConfig) {
         let s = t.lrSchedule
-        guard !(s.isDefault && t.clipGradNorm == nil && t.loss == .softmaxFocal) else { return nil }
+        guard !(s.isDefault && t.clipGradNorm == nil && t.loss == .softmaxFocal && t.sampler == .none) else { return nil }
         lrSchedule = s.kind.rawValue
         switch s.warmup {
         case .steps(let w): warmupSteps = w
@@ -43,10 +46,37 @@ public struct TrainingControls: Codable, Sendable, Equatable {
         clipGradNorm = t.clipGradNorm
         loss = t.loss.rawValue
         if t.loss == .sigmoidFocal { sigmoidAlpha = t.sigmoidAlpha }
+        if t.sampler != .none { sampler = t.sampler.rawValue }
     }
 }
 
 public enum TrainingControlChecks {
+    /// After the data is loaded, on every rank: gathers the global labels when a sampler needs
+    /// them (collective), refuses a `--batch-size` larger than a sampled epoch and a warmup as long
+    /// as the run (agreed usage errors). Returns the labels for `Trainer` (nil without a sampler).
+    public static func prepare<T: TrainScalar>(_ t: TrainConfig, data: LocalData<T>, comm: Communicator,
+                                               log: RunLog? = nil) throws -> [Int32]? {
+        var labels: [Int32]? = nil
+        var steps = data.trainPlan.batchCount
+        if t.sampler != .none {
+            let all = try globalTrainLabels(data, comm: comm)
+            labels = all
+            let s = EpochSampler(kind: t.sampler, seed: t.shuffleSeed, batchSize: t.batchSize ?? data.trainPlan.rows,
+                                 labels: all, classes: data.classes)
+            let rows = s.epochRows
+            try comm.agree {
+                if let b = t.batchSize, b > rows {
+                    throw TrainingError(message: "--batch-size: \(b) is larger than a sampled epoch (\(rows) rows under --sampler \(t.sampler.rawValue))", failureKind: .usage)
+                }
+            }
+            let batch = max(1, t.batchSize ?? rows)
+            steps = (rows + batch - 1) / batch
+            log?.info("sampler \(t.sampler.rawValue): \(rows) rows per epoch, classes \(s.classCounts.map(String.init).joined(separator: "/")) (of those present), \(steps) steps per epoch")
+        }
+        try comm.agree { try check(t, stepsPerEpoch: steps) }
+        return labels
+    }
+
     /// The checks that need the number of steps per epoch (a warmup as long as the run or longer):
     /// a usage error (exit 2) naming the option.
     public static func check(_ t: TrainConfig, stepsPerEpoch: Int) throws {

@@ -48,7 +48,7 @@ public final class TrainingRun<T: TrainScalar> {
     /// `CommError.timedOut` when a collective stalled (the caller must then abort the job).
     public func run() throws {
         let data = try load()
-        try comm.agree { try TrainingControlChecks.check(config.train, stepsPerEpoch: data.trainPlan.batchCount) }
+        let labels = try TrainingControlChecks.prepare(config.train, data: data, comm: comm, log: log)
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
         let description = RunDescription(config, shape: shape)
@@ -57,7 +57,7 @@ public final class TrainingRun<T: TrainScalar> {
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
         let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
-                                 initial: start.resumed?.params ?? start.initial)
+                                 initial: start.resumed?.params ?? start.initial, labels: labels)
         if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
         var position = TrainingPosition()
         if let r = start.resumed {
@@ -173,7 +173,7 @@ public final class TrainingRun<T: TrainScalar> {
     private func train(_ trainer: Trainer<T>, from start: TrainingPosition, shape: MLPShape,
                        description: RunDescription, identity: JSON, alpha: [Double], data: LocalData<T>) throws -> Double {
         let tTrain = monotonicSeconds()
-        let totalSteps = config.train.epochs * data.trainPlan.batchCount
+        let totalSteps = config.train.epochs * trainer.stepsPerEpoch
         do {
             try trainer.train(from: start, onEpoch: { r in
                 // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
@@ -184,8 +184,8 @@ public final class TrainingRun<T: TrainScalar> {
                 log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
                 records.append(report.json(epoch: epoch))
             }, afterStep: { pos, epochEnded in
-                log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
-                             stepsPerEpoch: data.trainPlan.batchCount)
+                log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: trainer.epochPlan.rows,
+                             stepsPerEpoch: trainer.stepsPerEpoch)
                 let byEpoch = epochEnded && config.checkpointEvery > 0 && pos.epoch % config.checkpointEvery == 0
                 let bySteps = config.checkpointEverySteps > 0 && pos.globalStep % config.checkpointEverySteps == 0
                 if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs {
@@ -202,7 +202,7 @@ public final class TrainingRun<T: TrainScalar> {
         let seconds = monotonicSeconds() - tTrain
         if config.logLevel >= .debug {
             let t = trainer.timings
-            log.debug("training \(formatFixed(seconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
+            log.debug("training \(formatFixed(seconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))\(config.train.sampler == .none ? "" : " sampled-row exchange \(formatFixed(t.exchange, digits: 3))")")
         }
         return seconds
     }

@@ -5,6 +5,7 @@ import FocalCore
 
 extension LRScheduleKind: ExpressibleByArgument {}
 extension LossKind: ExpressibleByArgument {}
+extension SamplerKind: ExpressibleByArgument {}
 
 struct ControlOptions: ParsableArguments {
     // Schedule
@@ -32,6 +33,10 @@ struct ControlOptions: ParsableArguments {
     var loss: LossKind = .softmaxFocal
     @Option(parsing: .unconditional, help: "Alpha of the sigmoid focal loss (default 0.25; negative: none, as torchvision). Only with --loss sigmoid-focal.")
     var sigmoidAlpha: Double?
+
+    // Sampling
+    @Option(help: "Class-rebalanced epochs, each a function of --seed, the epoch and the position (never of the ranks): none, undersample (every class down to the minority's count, without replacement), oversample (every class up to the majority's count: its rows plus draws with replacement), balanced (as many rows as the training set, drawn with replacement, classes as equal as possible in every batch).")
+    var sampler: SamplerKind = .none
 
     /// Checks the controls and writes them into `train` (whose `adam.lr`, `reduction` and `epochs`
     /// are already set). `arguments` tell an explicit `--class-weights` from its default.
@@ -67,5 +72,6 @@ struct ControlOptions: ParsableArguments {
         train.clipGradNorm = clipGradNorm
         train.loss = loss
         train.sigmoidAlpha = sigmoidAlpha ?? 0.25
+        train.sampler = sampler
     }
 }

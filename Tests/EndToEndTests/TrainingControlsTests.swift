@@ -133,6 +133,52 @@ final class TrainingControlsTests: XCTestCase {
         XCTAssertEqual(table(r.stdout).prefix(6), table(train.stdout).prefix(6))
     }
 
+    // MARK: - Samplers
+
+    /// The model bytes of sampled runs are identical for 1 to 5 ranks and --simulate-ranks 7.
+    func testUndersampledMiniBatchesOnOneToFiveRanksAndSimulatedSeven() throws {
+        try check("undersample", ["--sampler", "undersample", "--batch-size", "64", "--chunk-size", "16", "--epochs", "3",
+                                  "--log-every", "1", "--class-weights", "none", "--lr", "0.005", "--clip-grad-norm", "2"],
+                  simulate: [7], mpirun: [2, 3, 4, 5])
+    }
+
+    func testBalancedAndOversampledCombinedWithOtherControls() throws {
+        try check("balanced+sigmoid", ["--sampler", "balanced", "--batch-size", "96", "--chunk-size", "24", "--epochs", "3",
+                                       "--log-every", "1", "--loss", "sigmoid-focal", "--lr-schedule", "linear",
+                                       "--warmup-steps", "3", "--shuffle-batches"],
+                  simulate: [3], mpirun: [2, 3])
+        try check("oversample+float64", ["--sampler", "oversample", "--classes", "3", "--weights", "0.7,0.2",
+                                         "--batch-size", "128", "--chunk-size", "32", "--epochs", "2", "--log-every", "1",
+                                         "--precision", "float64", "--optimizer-on", "replicated"],
+                  simulate: [3], mpirun: [3])
+    }
+
+    /// A sampled run resumed from a mid-epoch checkpoint on other rank counts ends with the bytes of
+    /// the uninterrupted run; a --batch-size larger than a sampled epoch is refused.
+    func testSampledRunResumesToTheSameBytes() throws {
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func p(_ n: String) -> String { dir.appendingPathComponent(n).path }
+        let common = ["--sampler", "undersample", "--batch-size", "50", "--epochs", "3", "--log-every", "1"]
+        let straight = try FocalRun.run(common + ["--save-model", p("straight.safetensors")])
+        XCTAssertEqual(straight.status, 0, straight.stderr)
+        XCTAssertTrue(straight.stdout.contains("sampler undersample: 336 rows per epoch, classes 168/168"), straight.stdout)
+        let first = try FocalRun.run(common + ["--checkpoint-dir", p("ck"), "--checkpoint-every", "0",
+                                               "--checkpoint-every-steps", "10", "--save-model", p("unused.safetensors")], ranks: 3)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let ck = p("ck/ckpt-step0000000010-epoch000001.safetensors")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ck), (try? FileManager.default.contentsOfDirectory(atPath: p("ck")).joined(separator: ",")) ?? "")
+        let resumed = try FocalRun.run(common + ["--resume", ck, "--save-model", p("resumed.safetensors")], ranks: 2)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: p("resumed.safetensors"))),
+                       try Data(contentsOf: URL(fileURLWithPath: p("straight.safetensors"))))
+        let refused = try FocalRun.run(["--sampler", "undersample", "--batch-size", "400", "--save-model", p("no.safetensors")], ranks: 2)
+        XCTAssertEqual(refused.status, 2, refused.stderr)
+        XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--batch-size"), refused.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: p("no.safetensors")))
+    }
+
     static func npyPayload(_ path: String) throws -> Data {
         let d = try Data(contentsOf: URL(fileURLWithPath: path))
         let headerLength = Int(d[8]) | Int(d[9]) << 8

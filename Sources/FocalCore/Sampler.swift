@@ -9,9 +9,10 @@
 //   balanced     an epoch of as many rows as the training set, drawn with replacement, each global
 //                batch holding the classes in counts as equal as its size allows.
 // Only classes present in the training set take part (imbalanced-learn sees only the labels in y).
-// The list is built identically on every rank from the global label vector; the rows a rank's
-// chunks need are fetched per step (`SampledBatch`), so memory per rank stays its shard plus one
-// batch (and the labels, 4 bytes per training row).
+// The list is built identically on every rank from the global label vector; the rows of each
+// batch are fetched per step (`Trainer.gatherSampledBatch`), so memory per rank stays its shard
+// plus one batch (and the labels, 4 bytes per training row, and the list, 4 per sampled row).
+// Draws with replacement take `SplitMix64 output mod n` (a bias below n / 2^64: negligible).
 import Collectives
 import FocalData
 

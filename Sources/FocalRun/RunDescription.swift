@@ -77,7 +77,7 @@ public struct RunDescription: Codable, Sendable, Equatable {
     public var `init`: String?
     public var onNaN: String
     public var fastReduce: Bool
-    /// Schedule, clipping and loss (`TrainingControls.swift`); nil, and absent from the identity, at their defaults.
+    /// Schedule, clipping, loss and sampler (`TrainingControls.swift`); nil, and absent from the identity, at their defaults.
     public var controls: TrainingControls?
 
     enum CodingKeys: String, CodingKey {

@@ -1,4 +1,4 @@
-// TrainingControls: the schedule, clipping and loss settings of a run as they enter its identity
+// TrainingControls: the schedule, clipping, loss and sampler settings of a run as they enter its identity
 // (`RunDescription.controls`), the checks that need the loaded data, and the resume check that a
 // schedule depending on the run's length was not given another `--epochs`.
 import Collectives
@@ -6,7 +6,7 @@ import FocalCore
 import FocalFormats
 
 /// The part of a run's identity set by `--lr-schedule`, `--warmup-*`, `--min-lr`, `--step-*`,
-/// `--clip-grad-norm`, `--loss` and `--sigmoid-alpha`. Absent (nil) when all are at their defaults,
+/// `--clip-grad-norm`, `--loss`, `--sigmoid-alpha` and `--sampler`. Absent (nil) when all are at their defaults,
 /// so identities of runs without them are those of earlier versions.
 public struct TrainingControls: Codable, Sendable, Equatable {
     public var lrSchedule: String

@@ -1,5 +1,6 @@
-// ControlOptions: the training controls of issue 13 — learning-rate schedule and warmup, gradient
-// clipping, the loss (softmax or sigmoid focal) — parsed and checked, then applied to `TrainConfig`.
+// ControlOptions: the training controls — learning-rate schedule and warmup, gradient clipping,
+// the loss (softmax or sigmoid focal), class-balanced sampling — parsed and checked, then applied
+// to `TrainConfig`.
 import ArgumentParser
 import FocalCore
 

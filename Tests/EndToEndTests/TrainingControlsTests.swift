@@ -44,7 +44,8 @@ final class TrainingControlsTests: XCTestCase {
         try check("linear+clip", ["--samples", "600", "--features", "12", "--informative", "6", "--redundant", "2",
                                   "--classes", "4", "--weights", "0.5,0.25,0.15,0.1", "--hidden", "16,8",
                                   "--batch-size", "100", "--chunk-size", "16", "--lr-schedule", "linear", "--lr", "0.005",
-                                  "--min-lr", "0.0005", "--clip-grad-norm", "0.8", "--epochs", "3", "--log-every", "1"],
+                                  "--min-lr", "0.0005", "--clip-grad-norm", "0.8", "--epochs", "3", "--log-every", "1",
+                                  "--warmup-steps", "2", "--warmup-start-factor", "0.3"],
                   simulate: [3], mpirun: [3])
     }
 
@@ -138,7 +139,8 @@ final class TrainingControlsTests: XCTestCase {
     /// The model bytes of sampled runs are identical for 1 to 5 ranks and --simulate-ranks 7.
     func testUndersampledMiniBatchesOnOneToFiveRanksAndSimulatedSeven() throws {
         try check("undersample", ["--sampler", "undersample", "--batch-size", "64", "--chunk-size", "16", "--epochs", "3",
-                                  "--log-every", "1", "--class-weights", "none", "--lr", "0.005", "--clip-grad-norm", "2"],
+                                  "--log-every", "1", "--class-weights", "none", "--lr", "0.005", "--clip-grad-norm", "2",
+                                  "--warmup-steps", "4"],
                   simulate: [7], mpirun: [2, 3, 4, 5])
     }
 

@@ -5,8 +5,9 @@ The llm.c way: this script is run by hand, its (small) outputs are committed, an
 never need Python or PyTorch.
 
 How to run (from the repository root):
-    pip install torch scikit-learn safetensors
-    python3 scripts/pytorch_reference.py
+    pip install torch scikit-learn safetensors imbalanced-learn
+    python3 scripts/pytorch_reference.py            # every case
+    python3 scripts/pytorch_reference.py --only warmup_cosine_clip,steplr,sigmoid_binary,schedules
 
 What it writes (all paths relative to the repository root):
     Tests/FocalCoreTests/Fixtures/parity/<case>_<f32|f64>/
@@ -18,6 +19,10 @@ What it writes (all paths relative to the repository root):
         config.json         every hyper-parameter and the class weights (alpha)
         eval.json           test-set confusion matrix and metrics (sklearn.metrics) of the final model
     Tests/FocalCoreTests/Fixtures/focal_grad_cases.json    loss and d(loss)/d(logits) on tiny cases
+    Tests/FocalCoreTests/Fixtures/lr_schedules.json        PyTorch's rates per step for each schedule
+    The training-control cases (warmup_cosine_clip, steplr, sigmoid_binary) write no data files:
+    their config.json names the case whose X/y files they use ("data_from"); their losses.json
+    also holds the rate ("lr") and the gradient norm before clipping ("grad_norm") of every step.
     Tests/FocalDataTests/Fixtures/safetensors/             PyTorch-written safetensors samples + values
 
 The recipe (the tutorial "How to Use Class Weights with Focal Loss in PyTorch"):
@@ -76,6 +81,20 @@ FOUR_CLASS_DATA = {
                             "weights": [0.5, 0.25, 0.15, 0.1], "random_state": 7},
     "train_test_split": {"test_size": 0.25, "shuffle": True, "random_state": 7},
 }
+CONTROL_CASES = [
+    # Linear warmup then cosine (SequentialLR), clip_grad_norm_, on a 4-class mini-batch run.
+    {"name": "warmup_cosine_clip", "data": FOUR_CLASS_DATA, "data_from": "four_class", "hidden": [32, 16],
+     "gamma": 2.0, "reduction": "mean", "epochs": 6, "batch_size": 64, "lr": 1e-2,
+     "schedule": {"kind": "cosine", "warmup_steps": 10, "warmup_start_factor": 0.1, "min_lr": 1e-4},
+     "clip_grad_norm": 2.5},
+    # StepLR without warmup.
+    {"name": "steplr", "data": TUTORIAL_DATA, "data_from": "minibatch", "hidden": [64], "gamma": 2.0,
+     "reduction": "mean", "epochs": 5, "batch_size": 96, "lr": 1e-2,
+     "schedule": {"kind": "step", "step_size": 7, "step_gamma": 0.5}},
+    # torchvision's sigmoid_focal_loss on the binary tutorial data, full batch.
+    {"name": "sigmoid_binary", "data": TUTORIAL_DATA, "data_from": "tutorial", "hidden": [64], "gamma": 2.0,
+     "reduction": "mean", "epochs": 30, "batch_size": None, "loss": "sigmoid-focal", "sigmoid_alpha": 0.25},
+]
 CASES = [
     {"name": "tutorial", "data": TUTORIAL_DATA, "hidden": [64], "gamma": 2.0,
      "reduction": "mean", "epochs": 100, "batch_size": None},
@@ -120,6 +139,46 @@ def focal_rows(logits, targets, alpha, gamma):
     ce = F.cross_entropy(logits, targets, reduction="none")
     pt = torch.exp(-ce)
     return alpha[targets] * (1 - pt) ** gamma * ce
+
+
+def sigmoid_focal(logits, targets, alpha, gamma, reduction):
+    """torchvision.ops.sigmoid_focal_loss (torchvision/ops/focal_loss.py), K logits against one-hot targets."""
+    t = F.one_hot(targets, logits.shape[1]).to(logits.dtype)
+    p = torch.sigmoid(logits)
+    ce_loss = F.binary_cross_entropy_with_logits(logits, t, reduction="none")
+    p_t = p * t + (1 - p) * (1 - t)
+    loss = ce_loss * ((1 - p_t) ** gamma)
+    if alpha >= 0:
+        alpha_t = alpha * t + (1 - alpha) * (1 - t)
+        loss = alpha_t * loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(reduction)
+
+
+def make_scheduler(optimizer, spec, total_steps):
+    """The PyTorch scheduler of a schedule spec (focal-ddp's --lr-schedule and --warmup-*)."""
+    lr = optimizer.param_groups[0]["lr"]
+    w = spec.get("warmup_steps", 0)
+    kind = spec["kind"]
+    if kind == "constant":
+        main = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1)
+    elif kind == "cosine":
+        main = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps - w, eta_min=spec.get("min_lr", 0.0))
+    elif kind == "linear":
+        main = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1.0, end_factor=spec.get("min_lr", 0.0) / lr,
+                                                 total_iters=total_steps - w)
+    elif kind == "step":
+        main = torch.optim.lr_scheduler.StepLR(optimizer, step_size=spec["step_size"], gamma=spec.get("step_gamma", 0.1))
+    else:
+        raise ValueError(kind)
+    if w == 0:
+        return main
+    warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=spec.get("warmup_start_factor", 0.1),
+                                             end_factor=1.0, total_iters=w)
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warm, main], milestones=[w])
 
 
 def reduce(rows_loss, targets, alpha, reduction):
@@ -168,19 +227,24 @@ def run_case(case, tag):
     alpha = torch.tensor(alpha_f64, dtype=dtype)
 
     model = make_model(features, case["hidden"], classes).to(dtype)
-    optimizer = torch.optim.Adam(model.parameters(), lr=ADAM["lr"], betas=tuple(ADAM["betas"]),
+    lr = case.get("lr", ADAM["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=tuple(ADAM["betas"]),
                                  eps=ADAM["eps"], weight_decay=ADAM["weight_decay"], foreach=False)
     inputs = torch.tensor(x_train, dtype=dtype)
     targets = torch.tensor(y_train, dtype=torch.int64)
     n = len(y_train)
     batch = case["batch_size"] or n
+    steps_per_epoch = (n + batch - 1) // batch
+    scheduler = make_scheduler(optimizer, case["schedule"], steps_per_epoch * case["epochs"]) if "schedule" in case else None
+    sigmoid = case.get("loss") == "sigmoid-focal"
 
     out = os.path.join(CORE_FIXTURES, "parity", f"{case['name']}_{tag}")
     os.makedirs(out, exist_ok=True)
-    np.save(os.path.join(out, "X_train.npy"), x_train)
-    np.save(os.path.join(out, "y_train.npy"), y_train)
-    np.save(os.path.join(out, "X_test.npy"), x_test)
-    np.save(os.path.join(out, "y_test.npy"), y_test)
+    if "data_from" not in case:
+        np.save(os.path.join(out, "X_train.npy"), x_train)
+        np.save(os.path.join(out, "y_train.npy"), y_train)
+        np.save(os.path.join(out, "X_test.npy"), x_test)
+        np.save(os.path.join(out, "y_test.npy"), y_test)
     # One metadata key only: the reference writer keeps metadata in a hash map, so several keys
     # would come out in a random order and the files would not be reproducible byte for byte.
     meta = {"format": "pt"}
@@ -188,6 +252,9 @@ def run_case(case, tag):
     save_file(init, os.path.join(out, "init.safetensors"), metadata=meta)
 
     losses = {"epochs": [], "loss": [], "step_loss": []}
+    if scheduler is not None or "clip_grad_norm" in case:
+        losses["lr"] = []
+        losses["grad_norm"] = []
     if case["name"] == "tutorial":
         # gamma-0 check: focal(gamma=0, weighted-mean) == cross_entropy(weight=alpha), initial model.
         with torch.no_grad():
@@ -204,14 +271,26 @@ def run_case(case, tag):
         for start in range(0, n, batch):
             xb, tb = inputs[start:start + batch], targets[start:start + batch]
             optimizer.zero_grad()
-            loss = reduce(focal_rows(model(xb), tb, alpha, case["gamma"]), tb, alpha, case["reduction"])
+            if sigmoid:
+                loss = sigmoid_focal(model(xb), tb, case["sigmoid_alpha"], case["gamma"], case["reduction"])
+            else:
+                loss = reduce(focal_rows(model(xb), tb, alpha, case["gamma"]), tb, alpha, case["reduction"])
             loss.backward()
             if grad0 is None:
                 grad0 = {k: p.grad.detach().clone().contiguous() for k, p in model.named_parameters()}
+            if "lr" in losses:
+                losses["lr"].append(float(optimizer.param_groups[0]["lr"]))
+                if "clip_grad_norm" in case:
+                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), case["clip_grad_norm"], foreach=False)
+                else:
+                    norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()], foreach=False)
+                losses["grad_norm"].append(float(norm))
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             value = float(loss.item())
             batch_losses.append(value)
-            d = denominator(tb, alpha, case["reduction"])
+            d = float(len(tb) * classes) if sigmoid else denominator(tb, alpha, case["reduction"])
             num += value * d
             den += d
         losses["epochs"].append(epoch)
@@ -231,12 +310,15 @@ def run_case(case, tag):
         "train_rows": n, "test_rows": int(len(y_test)), "train_class_counts": counts,
         "gamma": case["gamma"], "reduction": case["reduction"],
         "class_weights": "inverse", "alpha_float64": alpha_f64, "alpha": tensor_list(alpha),
-        "optimizer": "adam", "lr": ADAM["lr"], "betas": ADAM["betas"], "eps": ADAM["eps"],
+        "optimizer": "adam", "lr": lr, "betas": ADAM["betas"], "eps": ADAM["eps"],
         "weight_decay": ADAM["weight_decay"], "foreach": False,
         "epochs": case["epochs"], "batch_size": batch, "shuffle": False,
         "init": f"torch.manual_seed({INIT_SEED}); nn.Sequential(...) built in float32, then .to({dtype})",
         "torch_version": torch.__version__,
     }
+    for key in ("data_from", "schedule", "clip_grad_norm", "loss", "sigmoid_alpha"):
+        if key in case:
+            config[key] = case[key] + "_" + tag if key == "data_from" else case[key]
     dump_json(os.path.join(out, "config.json"), config)
 
     with torch.no_grad():
@@ -340,6 +422,66 @@ def focal_grad_cases():
     dump_json(os.path.join(CORE_FIXTURES, "focal_grad_cases.json"), doc)
     return len(cases), worst
 
+# MARK: - Learning-rate schedules
+
+
+def lr_schedules():
+    """The rate of every step (before each optimizer.step) under PyTorch's schedulers, float64."""
+    specs = []
+    for total in (12, 37):
+        for w in (0, 1, 5):
+            for kind in ("constant", "cosine", "linear", "step"):
+                if kind == "constant" and w == 0:
+                    continue
+                spec = {"kind": kind, "warmup_steps": w, "warmup_start_factor": 0.1 if w != 5 else 0.25,
+                        "min_lr": 0.0 if total == 12 else 3e-4, "step_size": 4, "step_gamma": 0.3}
+                specs.append((total, spec))
+    cases = []
+    for total, spec in specs:
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = torch.optim.SGD([p], lr=0.01)
+        sched = make_scheduler(opt, spec, total)
+        rates = []
+        for _ in range(total):
+            rates.append(float(opt.param_groups[0]["lr"]))
+            opt.step()
+            sched.step()
+        cases.append({"lr": 0.01, "total_steps": total, **spec, "rates": rates})
+    dump_json(os.path.join(CORE_FIXTURES, "lr_schedules.json"),
+              {"description": "Rates of optimizer steps 0..<total_steps under PyTorch's schedulers "
+                              "(SequentialLR([LinearLR(F, 1, W), main], [W]) when warmup_steps > 0; main: "
+                              "LambdaLR(1) for constant, CosineAnnealingLR(total - W, min_lr), "
+                              "LinearLR(1, min_lr / lr, total - W), StepLR(step_size, step_gamma)); "
+                              "scheduler.step() after every optimizer.step().",
+               "generator": "scripts/pytorch_reference.py", "torch_version": torch.__version__, "cases": cases})
+    return len(cases)
+
+# MARK: - Sampler class counts (imbalanced-learn)
+
+
+def sampler_counts():
+    """Per-class counts after imbalanced-learn's RandomUnderSampler / RandomOverSampler with the default
+    sampling_strategy ("auto"), for label vectors given by their class counts (a class with count 0 is absent)."""
+    from imblearn.over_sampling import RandomOverSampler
+    from imblearn.under_sampling import RandomUnderSampler
+    import imblearn
+    inputs = [[632, 168], [225, 113, 67, 45], [5, 1, 7], [40, 0, 9, 9, 100], [3, 3]]
+    cases = []
+    for counts in inputs:
+        y = np.concatenate([np.full(c, k, dtype=np.int64) for k, c in enumerate(counts)])
+        X = np.zeros((len(y), 1))
+        out = {"counts": counts}
+        for name, sampler in (("undersample", RandomUnderSampler(random_state=0)),
+                              ("oversample", RandomOverSampler(random_state=0))):
+            _, ys = sampler.fit_resample(X, y)
+            out[name] = [int(v) for v in np.bincount(ys, minlength=len(counts))]
+        cases.append(out)
+    dump_json(os.path.join(CORE_FIXTURES, "sampler_counts.json"),
+              {"description": "Per-class counts (classes 0..K-1; 0 for an absent class) after imbalanced-learn's "
+                              "RandomUnderSampler and RandomOverSampler, default sampling_strategy.",
+               "generator": "scripts/pytorch_reference.py", "imblearn_version": imblearn.__version__, "cases": cases})
+    return len(cases)
+
 # MARK: - Safetensors samples for FocalDataTests
 
 
@@ -380,12 +522,23 @@ def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     print(f"torch {torch.__version__}, numpy {np.__version__}, python {sys.version.split()[0]}")
+    only = None
+    if len(sys.argv) > 2 and sys.argv[1] == "--only":
+        only = set(sys.argv[2].split(","))
     summary = []
-    for case in CASES:
+    for case in CASES + CONTROL_CASES:
+        if only is not None and case["name"] not in only:
+            continue
         for tag in DTYPES:
             summary.append((case["name"], tag, run_case(case, tag)))
-    ncases, worst = focal_grad_cases()
-    safetensors_samples()
+    ncases, worst = (0, 0.0)
+    if only is None:
+        ncases, worst = focal_grad_cases()
+        safetensors_samples()
+    if only is None or "schedules" in only:
+        print(f"lr_schedules.json: {lr_schedules()} schedules")
+    if only is None or "sampler_counts" in only:
+        print(f"sampler_counts.json: {sampler_counts()} label vectors")
 
     for name, tag, r in summary:
         print(f"{name:>10} {tag}: loss epoch0 {r['first']!r:>22} last {r['last']!r:>22}  "

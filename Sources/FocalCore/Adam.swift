@@ -37,12 +37,14 @@ public final class Adam<T: TrainScalar> {
         v = [T](repeating: 0, count: count)
     }
 
-    /// One update of `params` `[count]` with the gradient `grad` `[count]`.
+    /// One update of `params` `[count]` with the gradient `grad` `[count]`, at the rate `lr` of
+    /// this step (the schedule's; `config.lr` when nil), as PyTorch reads `group["lr"]` each step.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func update(params: UnsafeMutablePointer<T>, grad: UnsafePointer<T>) {
+    public func update(params: UnsafeMutablePointer<T>, grad: UnsafePointer<T>, lr: Double? = nil) {
         step += 1
-        let c = config
+        var c = config
+        if let lr { c.lr = lr }
         let t = Double(step)
         let oneMinusB1 = T(1 - c.beta1), b2 = T(c.beta2), oneMinusB2 = T(1 - c.beta2)
         let stepSize = c.lr / (1 - _pow(c.beta1, t))

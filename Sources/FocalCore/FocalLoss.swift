@@ -114,9 +114,11 @@ public func focalLossReference(logits: [Double], target t: Int, alpha: Double, g
 /// Compares the analytic gradient of the reduced focal loss on `rows` rows with central finite
 /// differences (float64, step `h` scaled by each parameter's magnitude) for up to `maxParameters`
 /// parameters spread over the buffer. Returns the largest relative error
-/// `|analytic - numeric| / max(|analytic|, |numeric|, 1e-6)`.
+/// `|analytic - numeric| / max(|analytic|, |numeric|, 1e-6)`. With `loss: .sigmoidFocal` it checks
+/// `sigmoidFocalLossSums` (whose `mean` divides by the N x K elements).
 public func gradientCheck(shape: MLPShape, params: [Double], x: [Double], y: [Int32], alpha: [Double],
-                          gamma: Double, reduction: LossReduction, maxParameters: Int = 256) -> Double {
+                          gamma: Double, reduction: LossReduction, loss kind: LossKind = .softmaxFocal,
+                          sigmoidAlpha: Double = 0.25, maxParameters: Int = 256) -> Double {
     let m = y.count
     guard m > 0 else { return 0 }
     let ws = MLPWorkspace<Double>(shape: shape, capacity: m)
@@ -129,10 +131,17 @@ public func gradientCheck(shape: MLPShape, params: [Double], x: [Double], y: [In
                     alpha.withUnsafeBufferPointer { ab in
                         ws.forward(params: pb.baseAddress!, x: xb.baseAddress!, rows: m)
                         let s = dLogits.withUnsafeMutableBufferPointer { db in
-                            focalLossSums(logits: ws.logits, targets: yb.baseAddress!, rows: m, classes: shape.classes,
-                                          alpha: ab.baseAddress!, gamma: gamma, dLogits: withGradient ? db.baseAddress! : nil)
+                            switch kind {
+                            case .softmaxFocal:
+                                return focalLossSums(logits: ws.logits, targets: yb.baseAddress!, rows: m, classes: shape.classes,
+                                                     alpha: ab.baseAddress!, gamma: gamma, dLogits: withGradient ? db.baseAddress! : nil)
+                            case .sigmoidFocal:
+                                return sigmoidFocalLossSums(logits: ws.logits, targets: yb.baseAddress!, rows: m, classes: shape.classes,
+                                                            alpha: sigmoidAlpha, gamma: gamma, dLogits: withGradient ? db.baseAddress! : nil)
+                            }
                         }
-                        let divisor = lossDivisor(reduction, rows: m, weightSum: s.weight)
+                        let divisor = kind == .sigmoidFocal && reduction == .mean
+                            ? s.weight : lossDivisor(reduction, rows: m, weightSum: s.weight)
                         if withGradient {
                             dLogits.withUnsafeBufferPointer { db in
                                 grad.withUnsafeMutableBufferPointer { gb in

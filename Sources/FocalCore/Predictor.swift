@@ -26,6 +26,27 @@ public func softmaxRows<T: TrainScalar>(logits: UnsafePointer<T>, rows: Int, cla
     }
 }
 
+/// Element-wise logistic sigmoid of `logits` `[rows, classes]` into `out` (same shape), in `T`:
+/// `1 / (1 + exp(-z))` for z >= 0 and `exp(z) / (1 + exp(z))` otherwise (no overflow); the scores
+/// of a sigmoid-focal model (torchvision's detection heads score each class by its sigmoid).
+public func sigmoidRows<T: TrainScalar>(logits: UnsafePointer<T>, rows: Int, classes k: Int,
+                                        into out: UnsafeMutablePointer<T>) {
+    for i in 0..<(rows * k) {
+        let z = logits[i]
+        if z >= 0 { out[i] = 1 / (1 + T.exp(-z)) } else { let e = T.exp(z); out[i] = e / (1 + e) }
+    }
+}
+
+/// How a model's logits become class scores: softmax probabilities, or per-class sigmoids.
+public enum ScoreKind: String, Sendable, CaseIterable {
+    case softmax, sigmoid
+}
+
+extension LossKind {
+    /// The scores that match the loss a model was trained with.
+    public var scores: ScoreKind { self == .sigmoidFocal ? .sigmoid : .softmax }
+}
+
 /// The predicted class of each row of `logits` `[rows, classes]`: the first index of the largest
 /// logit (the rule of `Trainer.evaluate()`, hence the same confusion matrix).
 public func argmaxRows<T: TrainScalar>(logits: UnsafePointer<T>, rows: Int, classes k: Int,
@@ -51,9 +72,10 @@ public struct Predictions<T: TrainScalar> {
 
 /// Forward passes of `x` (`[rows, shape.features]` row-major, this rank's rows, starting at a
 /// chunk boundary of the plan) in chunks of `chunkSize` rows with one `MLPWorkspace` of that
-/// capacity; returns softmax probabilities and the argmax class. With the training run's
+/// capacity; returns softmax probabilities (or per-class sigmoid scores) and the argmax class. With the training run's
 /// `chunkSize` and parameters, the predicted classes give `Trainer.evaluate()`'s confusion matrix.
-public func probabilities<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], chunkSize: Int) -> Predictions<T> {
+public func probabilities<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], chunkSize: Int,
+                                          scores: ScoreKind = .softmax) -> Predictions<T> {
     precondition(params.count == shape.parameterCount,
                  "probabilities: \(params.count) parameters for model \(shape) (\(shape.parameterCount) expected)")
     precondition(chunkSize >= 1 && x.count % max(shape.features, 1) == 0,
@@ -71,7 +93,10 @@ public func probabilities<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], 
                     while start < rows {
                         let m = min(chunkSize, rows - start)
                         workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + start * shape.features, rows: m)
-                        softmaxRows(logits: workspace.logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
+                        switch scores {
+                        case .softmax: softmaxRows(logits: workspace.logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
+                        case .sigmoid: sigmoidRows(logits: workspace.logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
+                        }
                         argmaxRows(logits: workspace.logits, rows: m, classes: k, into: cb.baseAddress! + start)
                         start += m
                     }

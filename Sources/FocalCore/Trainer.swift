@@ -52,6 +52,16 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Plain float64 allreduce instead of the exact one (`--fast-reduce`): results then depend on
     /// the number of ranks, within float64 rounding of the gradient sums.
     public var fastReduce: Bool = false
+    /// The learning-rate schedule (`LRSchedule.swift`); the default is a constant `adam.lr`.
+    public var lrSchedule = LRScheduleConfig()
+    /// `--clip-grad-norm`: the largest global L2 norm of a step's gradient (nil: no clipping).
+    public var clipGradNorm: Double?
+    /// `--loss`: softmax focal (the tutorial's) or torchvision's sigmoid focal loss.
+    public var loss: LossKind = .softmaxFocal
+    /// `--sigmoid-alpha` of the sigmoid focal loss (negative: no weighting).
+    public var sigmoidAlpha: Double = 0.25
+    /// `--sampler`: class-rebalanced epochs (`Sampler.swift`).
+    public var sampler: SamplerKind = .none
     public init() {}
 }
 
@@ -83,6 +93,10 @@ public struct TrainingPosition: Codable, Sendable, Equatable {
     public var weightSum: Double = 0
     public var rows: Int = 0
     public var skipped: Int = 0
+    /// The epoch's gradient norms so far (before clipping): the last step's and the largest.
+    /// Not stored in checkpoints: after a resume they cover the steps since the resume.
+    public var gradNorm: Double?
+    public var gradNormMax: Double?
     public init() {}
 }
 
@@ -202,8 +216,15 @@ public struct EpochRecord: Sendable, Equatable {
     public var samplesPerSecond: Double
     /// Steps skipped because of a non-finite value (`--on-nan skip`).
     public var skippedSteps: Int
+    /// The global L2 norm of the epoch's last (non-skipped) step's gradient before clipping, and
+    /// the largest of the epoch (nil when every step was skipped).
+    public var gradNorm: Double?
+    public var gradNormMax: Double?
 
-    public init(epoch: Int, loss: Double, lr: Double, elapsed: Double, samplesPerSecond: Double, skippedSteps: Int) {
+    public init(epoch: Int, loss: Double, lr: Double, elapsed: Double, samplesPerSecond: Double, skippedSteps: Int,
+                gradNorm: Double? = nil, gradNormMax: Double? = nil) {
+        self.gradNorm = gradNorm
+        self.gradNormMax = gradNormMax
         self.epoch = epoch
         self.loss = loss
         self.lr = lr
@@ -229,8 +250,10 @@ public struct HeldOutResult: Sendable, Equatable {
 /// Where a step's time went, summed over the run (this rank), in seconds.
 public struct StepTimings: Sendable, Equatable {
     public var forward = 0.0, loss = 0.0, backward = 0.0, reduction = 0.0, optimizer = 0.0, broadcast = 0.0
+    /// Fetching sampled rows from the ranks that hold them (`--sampler`).
+    public var exchange = 0.0
     public var steps = 0
-    public var total: Double { forward + loss + backward + reduction + optimizer + broadcast }
+    public var total: Double { forward + loss + backward + reduction + optimizer + broadcast + exchange }
 }
 
 public struct TrainingError: Error, CustomStringConvertible, ClassifiedError, Sendable {
@@ -268,6 +291,12 @@ public final class Trainer<T: TrainScalar> {
     private var grad: [T]
     /// The gradient of the last step (after reduction and division), `[parameterCount]`.
     public var lastGradient: [T] { grad }
+    /// The learning rate of each step (identical on every rank: a function of the step index).
+    private var schedule: LRSchedule
+    /// The rate of the last step run (skipped or not).
+    public private(set) var lastRate: Double
+    /// The global gradient norm of the last step not skipped, before clipping.
+    public private(set) var lastGradNorm: Double?
     private let reducer: ExactReducer
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]
@@ -276,8 +305,26 @@ public final class Trainer<T: TrainScalar> {
     /// Per batch: this rank's chunks, and the local row offset of the batch's first owned row.
     private let myChunks: [[Chunk]]
     private let batchOffsets: [Int]
+    /// Sampled epochs (`--sampler`): the sampler, the plan of a sampled epoch, the epoch whose row
+    /// list is cached, the global labels `[trainRows]`, where this rank keeps its rows, and one
+    /// batch of gathered rows (`[batchSize, features]`, `[batchSize]`).
+    private let sampler: EpochSampler?
+    /// The plan of one epoch's batches: the training set's, or a sampled epoch's.
+    public let epochPlan: ChunkPlan
+    private var sampledEpoch = -1
+    private var sampledRows: [Int32] = []
+    private let labels: [Int32]
+    private let rowIndex: LocalRowIndex?
+    private var batchX: [T] = []
+    private var batchY: [Int32] = []
+    private var exchange: [Int64] = []
 
-    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil) {
+    /// Optimizer steps per epoch.
+    public var stepsPerEpoch: Int { epochPlan.batchCount }
+
+    /// - labels: `[trainRows]` every training label (`globalTrainLabels`), needed with `config.sampler`.
+    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil,
+                labels: [Int32]? = nil) {
         self.config = config
         self.comm = comm
         self.data = data
@@ -286,7 +333,22 @@ public final class Trainer<T: TrainScalar> {
         params = initial ?? initialParameters(shape, seed: config.initSeed, as: T.self)
         precondition(params.count == shape.parameterCount, "Trainer: initial parameters of wrong size")
         adam = Adam<T>(count: shape.parameterCount, config: config.adam)
-        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows)))
+        if config.sampler != .none, let labels {
+            let s = EpochSampler(kind: config.sampler, seed: config.shuffleSeed,
+                                 batchSize: config.batchSize ?? data.trainPlan.rows, labels: labels, classes: data.classes)
+            sampler = s
+            epochPlan = ChunkPlan(rows: s.epochRows, batchSize: max(1, config.batchSize ?? s.epochRows),
+                                  chunkSize: config.chunkSize, ranks: comm.size)
+            self.labels = labels
+            rowIndex = LocalRowIndex(plan: data.trainPlan, rank: comm.rank)
+        } else {
+            precondition(config.sampler == .none, "Trainer: --sampler needs the global labels")
+            sampler = nil
+            epochPlan = data.trainPlan
+            self.labels = []
+            rowIndex = nil
+        }
+        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, epochPlan.rows)))
         workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
         chunkGrad = [T](repeating: 0, count: shape.parameterCount)
         dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
@@ -294,14 +356,19 @@ public final class Trainer<T: TrainScalar> {
         let plan = data.trainPlan
         myChunks = (0..<plan.batchCount).map { plan.chunks(batch: $0, rank: comm.rank) }
         batchOffsets = plan.localBatchOffsets(rank: comm.rank)
-        let capacity = myChunks.map(\.count).max() ?? 1
+        let sampledPlan = epochPlan, rank = comm.rank
+        let sampledCapacity = config.sampler == .none ? 1
+            : ((0..<sampledPlan.batchCount).map { sampledPlan.ownedChunkIndices(batch: $0, rank: rank).count }.max() ?? 1)
+        let capacity = max(myChunks.map(\.count).max() ?? 1, sampledCapacity)
         reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)
+        schedule = LRSchedule(config.lrSchedule, lr: config.adam.lr, stepsPerEpoch: epochPlan.batchCount, epochs: config.epochs)
+        lastRate = config.adam.lr
     }
 
     /// The order in which batches are visited in `epoch`.
     public func batchOrder(epoch: Int) -> [Int] {
-        var order = Array(0..<data.trainPlan.batchCount)
+        var order = Array(0..<epochPlan.batchCount)
         guard config.shuffleBatches, order.count > 1 else { return order }
         // Fisher-Yates with SplitMix64 keyed by (seed, epoch): independent of the ranks.
         var rng = SplitMix64(state: config.shuffleSeed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &* 0xD1B5_4A32_D192_ED03)
@@ -320,27 +387,34 @@ public final class Trainer<T: TrainScalar> {
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
-        let P = shape.parameterCount, K = data.classes, F = data.features
+        let P = shape.parameterCount, F = data.features
         reducer.reset()
         let localError = hooks.stepStart?(stepIndex) ?? 0
-        let chunks = myChunks[b]
+        let sampled = sampler != nil
+        if sampled {
+            let t = monotonicSeconds()
+            try gatherSampledBatch(b, epoch: epoch)
+            timings.exchange += monotonicSeconds() - t
+        }
+        let chunks = sampled ? epochPlan.chunks(batch: b, rank: comm.rank) : myChunks[b]
         let firstRow = chunks.first?.rows.lowerBound ?? 0
+        let batchStart = epochPlan.batchRows(b).lowerBound
         params.withUnsafeBufferPointer { pb in
-            data.trainX.withUnsafeBufferPointer { xb in
-                data.trainY.withUnsafeBufferPointer { yb in
+            (sampled ? batchX : data.trainX).withUnsafeBufferPointer { xb in
+                (sampled ? batchY : data.trainY).withUnsafeBufferPointer { yb in
                     alpha.withUnsafeBufferPointer { ab in
                         chunkGrad.withUnsafeMutableBufferPointer { gb in
                             dLogits.withUnsafeMutableBufferPointer { db in
                                 for chunk in chunks {
-                                    let local = batchOffsets[b] + (chunk.rows.lowerBound - firstRow)
+                                    let local = sampled ? chunk.rows.lowerBound - batchStart
+                                        : batchOffsets[b] + (chunk.rows.lowerBound - firstRow)
                                     let m = chunk.rows.count
                                     let x = xb.baseAddress! + local * F
                                     var t0 = monotonicSeconds()
                                     workspace.forward(params: pb.baseAddress!, x: x, rows: m)
                                     var t1 = monotonicSeconds(); timings.forward += t1 - t0; t0 = t1
-                                    let s = focalLossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
-                                                          classes: K, alpha: ab.baseAddress!, gamma: T(config.gamma),
-                                                          dLogits: db.baseAddress!)
+                                    let s = lossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
+                                                     alpha: ab.baseAddress!, dLogits: db.baseAddress!)
                                     t1 = monotonicSeconds(); timings.loss += t1 - t0; t0 = t1
                                     workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
                                                        grad: gb.baseAddress!)
@@ -359,7 +433,7 @@ public final class Trainer<T: TrainScalar> {
         var t0 = monotonicSeconds()
         let status: ReduceStatus
         do {
-            status = try reducer.reduce(comm, chunksInStep: data.trainPlan.chunkCount(batch: b), result: &sums,
+            status = try reducer.reduce(comm, chunksInStep: epochPlan.chunkCount(batch: b), result: &sums,
                                         errorCode: localError, requestStop: requestStop)
         } catch let CommError.timedOut(operation, seconds) {
             throw CommError.timedOut(operation: "\(operation) at epoch \(epoch), step \(stepIndex)", seconds: seconds)
@@ -367,6 +441,7 @@ public final class Trainer<T: TrainScalar> {
         stopAgreed = status.stopRequested
         var t1 = monotonicSeconds(); timings.reduction += t1 - t0; t0 = t1
         timings.steps += 1
+        lastRate = schedule.rate(step: stepIndex)
         if let r = status.nonFiniteRank {
             if config.onNaN == .skip { return nil }
             let on = r >= 0 ? "first seen on rank \(r)" : "on some rank"
@@ -377,14 +452,21 @@ public final class Trainer<T: TrainScalar> {
             let who = r >= 0 ? "rank \(r)" : "a rank"
             throw TrainingError(message: "\(who) reported a failure (code \(status.errorCode)) at epoch \(epoch), step \(stepIndex); every rank stopped", failureKind: .system)
         }
-        let rows = data.trainPlan.batchRows(b).count
-        let divisor = lossDivisor(config.reduction, rows: rows, weightSum: sums[P + 1])
+        let rows = epochPlan.batchRows(b).count
+        let divisor = lossDivisor(divisorReduction, rows: rows, weightSum: sums[P + 1])
         sums.withUnsafeBufferPointer { sb in
             grad.withUnsafeMutableBufferPointer { g in for i in 0..<P { g[i] = T(sb[i] / divisor) } }
         }
+        // The norm of the identical reduced gradient: the same number, and decision, on every rank.
+        let norm = grad.withUnsafeBufferPointer { gradientNorm($0) }
+        lastGradNorm = norm
+        if let maxNorm = config.clipGradNorm {
+            grad.withUnsafeMutableBufferPointer { _ = clipGradient($0, norm: norm, maxNorm: maxNorm) }
+        }
         if config.optimizerOn == .replicated || comm.rank == 0 {
+            let rate = lastRate
             params.withUnsafeMutableBufferPointer { p in
-                grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!) }
+                grad.withUnsafeBufferPointer { g in adam.update(params: p.baseAddress!, grad: g.baseAddress!, lr: rate) }
             }
         }
         t1 = monotonicSeconds(); timings.optimizer += t1 - t0; t0 = t1
@@ -418,6 +500,10 @@ public final class Trainer<T: TrainScalar> {
                     pos.lossSum += r.loss
                     pos.weightSum += r.weight
                     pos.rows += r.rows
+                    if let g = lastGradNorm {
+                        pos.gradNorm = g
+                        pos.gradNormMax = max(pos.gradNormMax ?? g, g)
+                    }
                 } else {
                     pos.skipped += 1
                 }
@@ -442,16 +528,63 @@ public final class Trainer<T: TrainScalar> {
         let isLast = epoch == config.epochs - 1
         if config.logEvery > 0 && (epoch % config.logEvery == 0 || isLast) {
             let now = monotonicSeconds()
-            let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(config.reduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
-            let batches = max(1, data.trainPlan.batchCount)
-            let rowsRun = Double(data.trainPlan.rows) * Double(batchesRun) / Double(batches)
-            onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: config.adam.lr, elapsed: now - start,
-                                samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped))
+            let loss = pos.rows > 0 ? pos.lossSum / lossDivisor(divisorReduction, rows: pos.rows, weightSum: pos.weightSum) : .nan
+            let batches = max(1, epochPlan.batchCount)
+            let rowsRun = Double(epochPlan.rows) * Double(batchesRun) / Double(batches)
+            onEpoch(EpochRecord(epoch: epoch, loss: Double(T(loss)), lr: lastRate, elapsed: now - start,
+                                samplesPerSecond: rowsRun / max(now - epochStart, 1e-12), skippedSteps: pos.skipped,
+                                gradNorm: pos.gradNorm, gradNormMax: pos.gradNormMax))
         }
         let step = pos.globalStep
         pos = TrainingPosition()
         pos.epoch = epoch + 1
         pos.globalStep = step
+    }
+
+    /// Fills `batchX`/`batchY` with the rows of sampled batch `b` of `epoch`: each rank writes the
+    /// rows it holds as float64 bit patterns into a zeroed buffer and one Int64 SUM allreduce gives
+    /// every rank the whole batch (each value comes from exactly one rank, so the sum is exact and
+    /// the bits are the holder's). Labels come from the global label vector.
+    private func gatherSampledBatch(_ b: Int, epoch: Int) throws {
+        guard let sampler, let rowIndex else { return }
+        if sampledEpoch != epoch {
+            sampledRows = sampler.rows(epoch: epoch)
+            sampledEpoch = epoch
+        }
+        let F = data.features
+        let positions = epochPlan.batchRows(b)
+        let m = positions.count
+        if exchange.count < m * F { exchange = [Int64](repeating: 0, count: m * F) }
+        if batchX.count < m * F { batchX = [T](repeating: 0, count: m * F) }
+        if batchY.count < m { batchY = [Int32](repeating: 0, count: m) }
+        for i in 0..<(m * F) { exchange[i] = 0 }
+        for (i, p) in positions.enumerated() {
+            let row = Int(sampledRows[p])
+            batchY[i] = labels[row]
+            guard let l = rowIndex.local(row) else { continue }
+            for f in 0..<F { exchange[i * F + f] = Int64(bitPattern: Double(data.trainX[l * F + f]).bitPattern) }
+        }
+        try exchange.withUnsafeMutableBufferPointer { try comm.allreduce(UnsafeMutableBufferPointer(rebasing: $0[0..<(m * F)]), op: .sum) }
+        for i in 0..<(m * F) { batchX[i] = T(Double(bitPattern: UInt64(bitPattern: exchange[i]))) }
+    }
+
+    /// The reduction's divisor rule: the sigmoid loss's `mean` divides by its N x K elements, which
+    /// `sigmoidFocalLossSums` returns as its weight sum.
+    private var divisorReduction: LossReduction {
+        config.loss == .sigmoidFocal && config.reduction == .mean ? .weightedMean : config.reduction
+    }
+
+    /// The run's loss (`config.loss`) of a chunk: its sums and, with `dLogits`, its logit gradient.
+    private func lossSums(logits: UnsafePointer<T>, targets: UnsafePointer<Int32>, rows: Int, alpha: UnsafePointer<T>,
+                          dLogits: UnsafeMutablePointer<T>?) -> LossSums {
+        switch config.loss {
+        case .softmaxFocal:
+            return focalLossSums(logits: logits, targets: targets, rows: rows, classes: data.classes, alpha: alpha,
+                                 gamma: T(config.gamma), dLogits: dLogits)
+        case .sigmoidFocal:
+            return sigmoidFocalLossSums(logits: logits, targets: targets, rows: rows, classes: data.classes,
+                                        alpha: config.sigmoidAlpha, gamma: T(config.gamma), dLogits: dLogits)
+        }
     }
 
     /// Evaluates the current parameters on this rank's test rows; returns the global confusion
@@ -475,8 +608,7 @@ public final class Trainer<T: TrainScalar> {
                     }
                     let logits = workspace.logits
                     let s = data.testY.withUnsafeBufferPointer { yb in
-                        focalLossSums(logits: logits, targets: yb.baseAddress! + offset, rows: m, classes: K,
-                                      alpha: ab.baseAddress!, gamma: T(config.gamma), dLogits: nil)
+                        lossSums(logits: logits, targets: yb.baseAddress! + offset, rows: m, alpha: ab.baseAddress!, dLogits: nil)
                     }
                     for r in 0..<m {
                         var best = 0
@@ -493,7 +625,7 @@ public final class Trainer<T: TrainScalar> {
         let status = try lossReducer.reduce(comm, chunksInStep: max(1, plan.batchCount > 0 ? plan.chunkCount(batch: 0) : 1), result: &ls)
         var loss: Double? = nil
         if status.nonFiniteRank == nil && plan.rows > 0 {
-            loss = Double(T(ls[0] / lossDivisor(config.reduction, rows: plan.rows, weightSum: ls[1])))
+            loss = Double(T(ls[0] / lossDivisor(divisorReduction, rows: plan.rows, weightSum: ls[1])))
         }
         let matrix = (0..<K).map { Array(confusion[($0 * K)..<(($0 + 1) * K)]) }
         return HeldOutResult(confusion: matrix, loss: loss)

@@ -9,7 +9,8 @@ import FocalCore
 import FocalData
 import FocalFormats
 
-/// A logged epoch: `{"type":"epoch","epoch":…,"loss":…,"lr":…,"elapsed_s":…,"samples_per_s":…,"skipped_steps":…}`.
+/// A logged epoch: `{"type":"epoch","epoch":…,"loss":…,"lr":…,"elapsed_s":…,"samples_per_s":…,"skipped_steps":…,"grad_norm":…,"grad_norm_max":…}`;
+/// `lr` is the rate of the epoch's last step.
 public struct EpochMetrics: Codable, Sendable, Equatable {
     public var type = "epoch"
     public var epoch: Int
@@ -22,9 +23,14 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
     public var samplesPerS: Double
     /// Steps skipped for a non-finite value (`--on-nan skip`).
     public var skippedSteps: Int
+    /// The global L2 norm of the epoch's last step's gradient before clipping, and the epoch's
+    /// largest (null when every step of the epoch was skipped).
+    public var gradNorm: Double?
+    public var gradNormMax: Double?
 
     enum CodingKeys: String, CodingKey {
         case type, epoch, loss, lr, elapsedS = "elapsed_s", samplesPerS = "samples_per_s", skippedSteps = "skipped_steps"
+        case gradNorm = "grad_norm", gradNormMax = "grad_norm_max"
     }
 
     public init(_ r: EpochRecord) {
@@ -34,6 +40,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
         elapsedS = r.elapsed
         samplesPerS = r.samplesPerSecond
         skippedSteps = r.skippedSteps
+        gradNorm = r.gradNorm
+        gradNormMax = r.gradNormMax
     }
 }
 

@@ -63,6 +63,19 @@ public enum ModelFile {
         return params
     }
 
+    /// The metadata naming a model's loss: `loss=sigmoid-focal` for a sigmoid model; none for the
+    /// softmax focal loss (files written before the key existed are softmax models).
+    public static func lossMetadata(_ loss: LossKind) -> [String: String] {
+        loss == .softmaxFocal ? [:] : ["loss": loss.rawValue]
+    }
+
+    /// The loss a model file was trained with (softmax focal when not recorded).
+    public static func loss(of file: SafetensorsFile, path: String) throws -> LossKind {
+        guard let text = file.metadata["loss"] else { return .softmaxFocal }
+        guard let kind = LossKind(rawValue: text) else { throw DataError("\(path): unknown loss '\(text)' in the model's metadata") }
+        return kind
+    }
+
     /// The model shape recorded in a file written by `encode`.
     public static func shape(of file: SafetensorsFile, path: String) throws -> MLPShape {
         guard file.metadata["format"] == "focal-ddp-mlp",

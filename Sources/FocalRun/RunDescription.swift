@@ -77,12 +77,14 @@ public struct RunDescription: Codable, Sendable, Equatable {
     public var `init`: String?
     public var onNaN: String
     public var fastReduce: Bool
+    /// Schedule, clipping, loss and sampler (`TrainingControls.swift`); nil, and absent from the identity, at their defaults.
+    public var controls: TrainingControls?
 
     enum CodingKeys: String, CodingKey {
         case data, model, precision, classWeights = "class_weights", gamma, reduction, lr, beta1, beta2, eps
         case weightDecay = "weight_decay", adamw, batchSize = "batch_size", chunkSize = "chunk_size"
         case shuffleBatches = "shuffle_batches", shuffleSeed = "shuffle_seed", initSeed = "init_seed", `init`
-        case onNaN = "on_nan", fastReduce = "fast_reduce"
+        case onNaN = "on_nan", fastReduce = "fast_reduce", controls
     }
 
     /// The description of `config` training a model of `shape`.
@@ -123,11 +125,12 @@ public struct RunDescription: Codable, Sendable, Equatable {
         `init` = config.initFile
         onNaN = t.onNaN.rawValue
         fastReduce = t.fastReduce
+        controls = TrainingControls(t)
     }
 
     /// The identity as JSON (what checkpoints store and compare).
     public var json: JSON {
-        get throws { try JSONValueEncoder().encode(self) }
+        get throws { RunDescription.strippingNullControls(try JSONValueEncoder().encode(self)) }
     }
 }
 

@@ -34,6 +34,8 @@ public final class TrainingRun<T: TrainScalar> {
 
     /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
     private var records: [JSON] = []
+    /// The checkpoint file resumed from (rank 0; a directory resolved to its newest file).
+    private var resumedPath: String?
     /// The newest checkpoint written, if any.
     private var lastCheckpoint: String?
     /// Rank 0's lock on `--checkpoint-dir`, held for the run's life (`checkOutputs`).
@@ -54,18 +56,24 @@ public final class TrainingRun<T: TrainScalar> {
         try checkOutputs()
         defer { checkpointLock?.releaseRemovingIfUnused() }
         let data = try load()
+        let labels = try TrainingControlChecks.prepare(config.train, data: data, comm: comm, log: log)
         let alpha = try weights(data)
         let shape = MLPShape(features: data.features, hidden: config.train.hidden, classes: data.classes)
         let description = RunDescription(config, shape: shape)
         let identity = try description.json
-        let start = try restore(shape: shape, identity: identity, plan: data.trainPlan)
+        let start = try restore(shape: shape, identity: identity)
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
         let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
-                                 initial: start.resumed?.params ?? start.initial)
+                                 initial: start.resumed?.params ?? start.initial, labels: labels)
         if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
         var position = TrainingPosition()
         if let r = start.resumed {
+            // A position that cannot occur in this run's epochs (sampled epochs included) is refused.
+            try comm.agree {
+                try Checkpoint.checkPosition(r, path: resumedPath ?? config.resume ?? "", epochs: config.train.epochs,
+                                             batches: trainer.stepsPerEpoch, batchRows: trainer.epochPlan.batchSize)
+            }
             trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)
             position = r.position
             log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(config.resume ?? "")")
@@ -75,7 +83,7 @@ public final class TrainingRun<T: TrainScalar> {
         try evaluate(trainer, data: data, shape: shape)
         let trained = max(0, config.train.epochs - position.epoch)
         let ranks = comm.size
-        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(trainer.epochPlan.rows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
         records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
         try write(params: trainer.params, shape: shape, final: true)
     }
@@ -110,7 +118,7 @@ public final class TrainingRun<T: TrainScalar> {
 
     /// Where training starts: `--init` parameters, or a checkpoint's whole state (read by rank 0,
     /// copied to every rank). Also refuses unwritable outputs before the first step.
-    func restore(shape: MLPShape, identity: JSON, plan: ChunkPlan) throws -> (initial: [T]?, resumed: CheckpointState<T>?) {
+    func restore(shape: MLPShape, identity: JSON) throws -> (initial: [T]?, resumed: CheckpointState<T>?) {
         let initial: [T]? = try comm.agree {
             guard let path = config.initFile else { return nil }
             return try ModelFile.parameters(from: SafetensorsFile.read(path: path), shape: shape, path: path, as: T.self)
@@ -121,10 +129,9 @@ public final class TrainingRun<T: TrainScalar> {
             var state: CheckpointState<T>? = nil
             if let r = config.resume {
                 let path = try Checkpoint.resolve(r)
-                let s = try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
-                try Checkpoint.checkPosition(s, path: path, epochs: config.train.epochs, batches: plan.batchCount,
-                                             batchRows: plan.batchSize)
-                state = s
+                try TrainingControlChecks.checkResume(path: path, current: TrainingControls(config.train))
+                state = try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
+                resumedPath = path
             }
             // Outputs were checked before loading (`checkOutputs`); their directories may have
             // changed since, so check them again right before the first step.
@@ -165,7 +172,8 @@ public final class TrainingRun<T: TrainScalar> {
             let p = (initial ?? initialParameters(shape, seed: config.train.initSeed, as: T.self)).map { Double($0) }
             return gradientCheck(shape: shape, params: p, x: data.trainX[0..<(m * data.features)].map { Double($0) },
                                  y: Array(data.trainY[0..<m]), alpha: alpha, gamma: config.train.gamma,
-                                 reduction: config.train.reduction)
+                                 reduction: config.train.reduction, loss: config.train.loss,
+                                 sigmoidAlpha: config.train.sigmoidAlpha)
         }
         let all = try comm.allreduce(worst, op: .max)
         let bound = 1e-4
@@ -182,7 +190,7 @@ public final class TrainingRun<T: TrainScalar> {
     private func train(_ trainer: Trainer<T>, from start: TrainingPosition, shape: MLPShape,
                        description: RunDescription, identity: JSON, alpha: [Double], data: LocalData<T>) throws -> Double {
         let tTrain = monotonicSeconds()
-        let totalSteps = config.train.epochs * data.trainPlan.batchCount
+        let totalSteps = config.train.epochs * trainer.stepsPerEpoch
         do {
             try trainer.train(from: start, onEpoch: { r in
                 // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
@@ -193,8 +201,8 @@ public final class TrainingRun<T: TrainScalar> {
                 log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
                 records.append(report.json(epoch: epoch))
             }, afterStep: { pos, epochEnded in
-                log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
-                             stepsPerEpoch: data.trainPlan.batchCount)
+                log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: trainer.epochPlan.rows,
+                             stepsPerEpoch: trainer.stepsPerEpoch)
                 let byEpoch = epochEnded && config.checkpointEvery > 0 && pos.epoch % config.checkpointEvery == 0
                 let bySteps = config.checkpointEverySteps > 0 && pos.globalStep % config.checkpointEverySteps == 0
                 if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs {
@@ -211,7 +219,7 @@ public final class TrainingRun<T: TrainScalar> {
         let seconds = monotonicSeconds() - tTrain
         if config.logLevel >= .debug {
             let t = trainer.timings
-            log.debug("training \(formatFixed(seconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))")
+            log.debug("training \(formatFixed(seconds, digits: 3)) s over \(t.steps) steps: forward \(formatFixed(t.forward, digits: 3)) loss \(formatFixed(t.loss, digits: 3)) backward \(formatFixed(t.backward, digits: 3)) reduction \(formatFixed(t.reduction, digits: 3)) optimizer \(formatFixed(t.optimizer, digits: 3)) broadcast \(formatFixed(t.broadcast, digits: 3))\(config.train.sampler == .none ? "" : " sampled-row exchange \(formatFixed(t.exchange, digits: 3))")")
         }
         return seconds
     }
@@ -239,7 +247,8 @@ public final class TrainingRun<T: TrainScalar> {
             return
         }
         let report = EvaluationReport(try trainer.evaluate())
-        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize)
+        let predictions = probabilities(shape: shape, params: trainer.params, x: data.testX, chunkSize: config.train.chunkSize,
+                                        scores: config.train.loss.scores)
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
@@ -260,7 +269,9 @@ public final class TrainingRun<T: TrainScalar> {
                 try FileIO.ensureDirectory(dir, option: "--plots")
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
-            if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }
+            if final, let path = config.saveModel {
+                try ModelFile.encode(params, shape: shape, extraMetadata: ModelFile.lossMetadata(config.train.loss)).write(path: path)
+            }
         }
     }
 

@@ -3,7 +3,8 @@
 //
 // Output layout (both C-order .npy, rows in the input file's order):
 //   --out P.npy         float64 `[rows, classes]`: softmax probabilities (computed in the model's
-//                       precision, widened exactly to float64)
+//                       precision, widened exactly to float64); for a model trained with
+//                       `--loss sigmoid-focal` (metadata `loss`), per-class sigmoid scores
 //   P_class.npy         int64 `[rows]`: the predicted class (first argmax of the logits, the rule
 //                       of the training run's evaluation), next to P.npy (the `.npy` suffix of
 //                       --out replaced by `_class.npy`)
@@ -102,7 +103,9 @@ struct PredictJob: Sendable {
 
     private func run<T: TrainScalar>(file: SafetensorsFile, shape: MLPShape, comm: Communicator, as: T.Type) throws {
         let t0 = monotonicSeconds()
-        let params = try comm.agree { try ModelFile.parameters(from: file, shape: shape, path: model, as: T.self) }
+        let (params, loss) = try comm.agree {
+            (try ModelFile.parameters(from: file, shape: shape, path: model, as: T.self), try ModelFile.loss(of: file, path: model))
+        }
 
         // MARK: Rows of this rank (the chunk rule of training: full batch, whole chunks per rank)
         let header = try comm.agree { () -> NpyHeader in
@@ -154,7 +157,7 @@ struct PredictJob: Sendable {
         precondition(ranges.count <= 1, "Predict: a full-batch plan gives one contiguous range per rank")
 
         // MARK: Forward passes
-        let p = probabilities(shape: shape, params: params, x: local.x.map { T($0) }, chunkSize: chunkSize)
+        let p = probabilities(shape: shape, params: params, x: local.x.map { T($0) }, chunkSize: chunkSize, scores: loss.scores)
 
         // MARK: Output files
         try writer.finish(rows: [
@@ -163,7 +166,7 @@ struct PredictJob: Sendable {
         ], comm: comm)
         let seconds = monotonicSeconds() - t0
         if comm.rank == 0 {
-            print("wrote \(out) (float64 \(n) x \(shape.classes) probabilities) and \(classFilePath(forProbabilities: out)) (int64 \(n) classes): model \(shape) \(T.precision.rawValue), \(comm.size) rank\(comm.size == 1 ? "" : "s"), \(formatFixed(seconds, digits: 3)) s")
+            print("wrote \(out) (float64 \(n) x \(shape.classes) \(loss == .sigmoidFocal ? "sigmoid scores" : "probabilities")) and \(classFilePath(forProbabilities: out)) (int64 \(n) classes): model \(shape) \(T.precision.rawValue), \(comm.size) rank\(comm.size == 1 ? "" : "s"), \(formatFixed(seconds, digits: 3)) s")
         }
 
         // MARK: Evaluation

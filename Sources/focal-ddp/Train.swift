@@ -17,11 +17,14 @@ struct Train: ParsableCommand, RankedCommand {
 
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Training") var options: TrainOptions
+    @OptionGroup(title: "Schedule, clipping and loss") var controls: ControlOptions
 
     func execute(arguments: [String]) -> Int32 {
         let config: RunConfig
         do {
-            config = try options.runConfig(data: data, arguments: arguments)
+            var c = try options.runConfig(data: data, arguments: arguments)
+            try controls.apply(to: &c.train, arguments: arguments)
+            config = c
         } catch {
             return reportLocal(error)
         }

@@ -15,11 +15,12 @@ public struct Interrupted: Error, CustomStringConvertible, ClassifiedError {
     public var epoch: Int
     public var step: Int
     public var checkpoint: String?
-    public var resumeHint: String
+    /// The shell line that resumes from `checkpoint` (`resumeCommand`).
+    public var resumeCommand: String
     public var failureKind: FailureKind { .interrupted }
     public var description: String {
         if let c = checkpoint {
-            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeHint) --resume \(c)"
+            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeCommand)"
         }
         return "interrupted by a signal at epoch \(epoch), step \(step); no checkpoint (set --checkpoint-dir to keep progress)"
     }
@@ -30,16 +31,17 @@ public final class TrainingRun<T: TrainScalar> {
     public let comm: Communicator
     let log: RunLog
     /// Polled before every step; true on any rank stops every rank after that step.
-    let stopRequested: () -> Bool
+    let stopRequested: StopPoll
 
     /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
     private var records: [JSON] = []
     /// The newest checkpoint written, if any.
     private var lastCheckpoint: String?
 
-    public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
+    public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping StopPoll) {
         self.config = config
-        self.comm = comm
+        // Every collective of the run, from the data load on, under the --stall-timeout watchdog.
+        self.comm = WatchedCommunicator.watching(comm, timeout: config.train.stallTimeout)
         self.log = log
         self.stopRequested = stopRequested
     }
@@ -79,9 +81,13 @@ public final class TrainingRun<T: TrainScalar> {
     /// This rank's rows (its chunks of every batch) in the training precision, and global counts.
     func load() throws -> LocalData<T> {
         let t0 = monotonicSeconds()
-        let source = try comm.agree { try makeDataSource(config.input, comm: comm) }
+        // Memory is checked before anything large is allocated: for generated data before the
+        // generator runs, for files once their sizes are known.
+        if case .generated(let spec) = config.input, let plan = try? ClassificationPlan(spec) { try checkMemory(DataSize(plan)) }
+        let source = try comm.agree { try makeDataSource(config.input, comm: comm, stopRequested: stopRequested) }
+        if case .generated = config.input {} else { try checkMemory(DataSize(source)) }
         let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
-                                                   chunkSize: config.train.chunkSize)
+                                                   chunkSize: config.train.chunkSize, stopRequested: stopRequested)
         if config.logLevel >= .debug {
             var local = [Int](repeating: 0, count: data.classes)
             for y in data.trainY { local[Int(y)] += 1 }
@@ -192,9 +198,10 @@ public final class TrainingRun<T: TrainScalar> {
         } catch let stopped as TrainingStopped {
             records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
             try write(params: trainer.params, shape: shape, final: false)
-            let hint = "./launch -n N " + config.arguments.filter { !$0.hasPrefix("--resume") }.joined(separator: " ")
-            throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep,
-                              checkpoint: config.checkpointDir != nil ? lastCheckpoint : nil, resumeHint: hint)
+            let written = config.checkpointDir != nil ? lastCheckpoint : nil
+            throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep, checkpoint: written,
+                              resumeCommand: resumeCommand(arguments: config.arguments, ranks: comm.size,
+                                                           checkpoint: written ?? ""))
         }
         let seconds = monotonicSeconds() - tTrain
         if config.logLevel >= .debug {

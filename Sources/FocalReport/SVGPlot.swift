@@ -36,7 +36,10 @@ public struct NiceAxis: Sendable, Equatable {
             lower = lo
             upper = hi
             self.step = plain
-            ticks = (0...max(count, 1)).map { i in i == max(count, 1) ? hi : lo + Double(i) * plain }
+            ticks = (0...max(count, 1)).map { i in
+                let f = Double(i) / intervals
+                return i == max(count, 1) ? hi : lo * (1 - f) + hi * f
+            }
             decimals = 0
             return
         }
@@ -58,9 +61,13 @@ public struct NiceAxis: Sendable, Equatable {
         return nf * p
     }
 
-    /// Where `v` lies between `lower` (0) and `upper` (1); halves first, so that an axis spanning
-    /// nearly all of float64 does not overflow (halving is exact: same bits otherwise).
-    public func fraction(_ v: Double) -> Double { (v / 2 - lower / 2) / (upper / 2 - lower / 2) }
+    /// Where `v` lies between `lower` (0) and `upper` (1); in halves when the span overflows
+    /// (an axis over nearly all of float64).
+    public func fraction(_ v: Double) -> Double {
+        let span = upper - lower
+        if span.isFinite && span > 0 { return (v - lower) / span }
+        return (v / 2 - lower / 2) / (upper / 2 - lower / 2)
+    }
 
     public func label(_ v: Double) -> String { formatFixed(abs(v) < step * 1e-9 ? 0 : v, digits: decimals) }
 }

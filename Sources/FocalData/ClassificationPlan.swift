@@ -158,11 +158,11 @@ public struct ClassificationPlan: Sendable, Equatable {
         }
         // n_informative < log2(n_classes * n_clusters_per_class)  <=>  2^n_informative < clusters.
         let clusters = c.classes.multipliedReportingOverflow(by: c.clustersPerClass)
-        if clusters.overflow || clusters.partialValue > Self.maxWidth {
-            throw fail(.clustersPerClass, "\(Field.classes) x \(Field.clustersPerClass) = \(c.classes) x \(c.clustersPerClass) clusters is more than \(Self.maxWidth)")
-        }
-        if (c.informative < 62 && (1 << c.informative) < clusters.partialValue) {
+        if clusters.overflow || (c.informative < 62 && (1 << c.informative) < clusters.partialValue) {
             throw fail(.informative, "\(Field.informative) (\(c.informative)) too small: 2^informative must be at least \(Field.classes) x \(Field.clustersPerClass) = \(c.classes) x \(c.clustersPerClass)")
+        }
+        if clusters.partialValue > Self.maxWidth {
+            throw fail(.clustersPerClass, "\(Field.classes) x \(Field.clustersPerClass) = \(c.classes) x \(c.clustersPerClass) clusters is more than \(Self.maxWidth)")
         }
         if let w = c.weights {
             if w.count != c.classes && w.count != c.classes - 1 {

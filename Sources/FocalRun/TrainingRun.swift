@@ -71,7 +71,7 @@ public final class TrainingRun<T: TrainScalar> {
         try evaluate(trainer, data: data, shape: shape)
         let trained = max(0, config.train.epochs - position.epoch)
         let ranks = comm.size
-        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows) * Double(trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
         records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
         try write(params: trainer.params, shape: shape, final: true)
     }

@@ -86,6 +86,39 @@ final class NoTrapNoHangTests: XCTestCase {
         XCTAssertEqual(errorLines(two).count, 1, two.stderr)
     }
 
+    /// A model file whose metadata claims absurd widths is refused in one line (exit 3) by
+    /// `predict` and `--init`, before any shape arithmetic could overflow.
+    func testCraftedModelWidthsRefused() throws {
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("m.safetensors")
+        XCTAssertEqual(try FocalRun.run(["--epochs", "1", "--hidden", "4", "--quiet", "--save-model", model.path]).status, 0)
+        XCTAssertEqual(try FocalRun.run(["generate", "--samples", "50", "--out", dir.appendingPathComponent("g").path]).status, 0)
+        let bytes = try Data(contentsOf: model)
+        let n = Int(bytes.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+        var header = try XCTUnwrap(try JSONSerialization.jsonObject(with: bytes.subdata(in: 8..<(8 + n))) as? [String: Any])
+        for (i, hidden) in ["9223372036854775807", "4000000000,4000000000", "4611686018427387904"].enumerated() {
+            var meta = try XCTUnwrap(header["__metadata__"] as? [String: String])
+            meta["hidden"] = hidden
+            header["__metadata__"] = meta
+            var text = try JSONSerialization.data(withJSONObject: header)
+            while text.count % 8 != 0 { text.append(0x20) }
+            var out = Data((0..<8).map { UInt8((UInt64(text.count) >> (8 * UInt64($0))) & 0xff) })
+            out.append(text)
+            out.append(bytes.subdata(in: (8 + n)..<bytes.count))
+            let bad = dir.appendingPathComponent("bad\(i).safetensors")
+            try out.write(to: bad)
+            let p = try FocalRun.run(["predict", "--model", bad.path, "--data", dir.appendingPathComponent("g/X_train.npy").path,
+                                      "--out", dir.appendingPathComponent("p\(i).npy").path])
+            assertDocumented(p, "predict with hidden \(hidden)")
+            XCTAssertEqual(p.status, 3, p.stderr)
+            XCTAssertEqual(errorLines(p).count, 1, p.stderr)
+            let t = try FocalRun.run(["--epochs", "1", "--init", bad.path])
+            assertDocumented(t, "--init with hidden \(hidden)")
+            XCTAssertNotEqual(t.status, 0, t.stderr)
+        }
+    }
+
     /// Randomised and extreme option values (a fixed seed): no process ever ends by a signal or a
     /// trap, every status is a documented one.
     func testRandomisedExtremeOptionsNeverTrap() throws {

@@ -141,6 +141,10 @@ public protocol Communicator: AnyObject {
     func barrier() throws
     /// Starts an in-place allreduce and returns at once; see `PendingCollective`.
     func startAllreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws -> PendingCollective
+    /// Starts an in-place broadcast from `root` and returns at once; see `PendingCollective`.
+    func startBroadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws -> PendingCollective
+    /// Starts a barrier and returns at once: it completes once every rank has started it.
+    func startBarrier() throws -> PendingCollective
     /// Ends the whole job (every rank) with `code`. Only a command's `main` should call this.
     func abort(code: Int32) -> Never
 }

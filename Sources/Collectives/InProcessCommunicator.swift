@@ -250,6 +250,18 @@ public final class InProcessCommunicator: Communicator {
         return CompletedCollective()
     }
 
+    /// Completes before returning (the logical ranks are threads of one process; none can be
+    /// stopped on its own).
+    public func startBroadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws -> PendingCollective {
+        try broadcast(buffer, root: root)
+        return CompletedCollective()
+    }
+
+    public func startBarrier() throws -> PendingCollective {
+        try barrier()
+        return CompletedCollective()
+    }
+
     /// The in-process equivalent of `MPI_Abort`: ends the whole process (all logical ranks).
     public func abort(code: Int32) -> Never {
         fflush(nil)

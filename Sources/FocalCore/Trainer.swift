@@ -134,10 +134,13 @@ public struct LocalData<T: TrainScalar> {
 /// Rows arrive as float64 and are converted block by block (`blockRows` at a time) into the
 /// training precision, so the float64 copy never exceeds one block — except for sequential
 /// sources (the sklearn generator replays its whole stream per call), fetched in one call.
+/// `stopRequested` is polled between blocks; once true on a rank, every rank throws the agreed
+/// `LoadStopped` (exit 6).
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator, batchSize: Int?,
-                                          chunkSize: Int, blockRows: Int = 16_384, as: T.Type = T.self) throws -> LocalData<T> {
+                                          chunkSize: Int, blockRows: Int = 16_384, stopRequested: StopPoll? = nil,
+                                          as: T.Type = T.self) throws -> LocalData<T> {
     let nTrain = source.trainCount, nTest = source.testCount
     let trainPlan = ChunkPlan(rows: nTrain, batchSize: max(1, batchSize ?? nTrain), chunkSize: chunkSize, ranks: comm.size)
     let testPlan = ChunkPlan(rows: nTest, batchSize: max(1, nTest), chunkSize: chunkSize, ranks: comm.size)
@@ -163,6 +166,7 @@ public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator
         }
         for (part, ranges) in [(SplitPart.train, trainRanges), (SplitPart.test, testRanges)] {
             for block in blocks(of: ranges, rows: max(1, blockRows)) {
+                try stopRequested.check()
                 let rows = try source.rows(part, ranges: block)
                 if part == .train { try append(rows, part, block, &trainX, &trainY) } else { try append(rows, part, block, &testX, &testY) }
             }
@@ -471,11 +475,24 @@ public final class Trainer<T: TrainScalar> {
         }
         t1 = monotonicSeconds(); timings.optimizer += t1 - t0; t0 = t1
         if config.optimizerOn == .root && comm.size > 1 {
-            try comm.broadcast(&params, root: 0)
+            try broadcastParameters(epoch: epoch, stepIndex: stepIndex)
             if comm.rank != 0 { adam.advanceStepCounter() }
         }
         timings.broadcast += monotonicSeconds() - t0
         return (sums[P], sums[P + 1], rows)
+    }
+
+    /// Rank 0's parameters to every rank (`--optimizer-on root`): a non-blocking broadcast polled
+    /// against `--stall-timeout`, like the reduction, so a stopped rank cannot hang the others.
+    private func broadcastParameters(epoch: Int, stepIndex: Int) throws {
+        guard let limit = config.stallTimeout else { return try comm.broadcast(&params, root: 0) }
+        try params.withUnsafeMutableBufferPointer { b in
+            do {
+                try comm.startBroadcast(b, root: 0).wait(timeout: limit)
+            } catch CommError.timedOut {
+                throw CommError.timedOut(operation: "the parameter broadcast at epoch \(epoch), step \(stepIndex)", seconds: limit)
+            }
+        }
     }
 
     /// Trains from `position` until `config.epochs` epochs are done. Calls `onEpoch` (every rank)

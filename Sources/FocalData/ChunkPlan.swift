@@ -28,8 +28,10 @@ public struct ChunkPlan: Sendable, Equatable {
     public init(rows: Int, batchSize: Int, chunkSize: Int, ranks: Int) {
         precondition(rows >= 0 && batchSize >= 1 && chunkSize >= 1 && ranks >= 1, "ChunkPlan: invalid sizes")
         self.rows = rows
-        self.batchSize = batchSize
-        self.chunkSize = chunkSize
+        // A batch or chunk larger than the part is the whole part: clamped, so no index
+        // arithmetic below can overflow whatever the options say (`--batch-size 9223372036854775807`).
+        self.batchSize = min(batchSize, max(rows, 1))
+        self.chunkSize = min(chunkSize, max(rows, 1))
         self.ranks = ranks
     }
 

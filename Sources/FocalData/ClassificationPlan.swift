@@ -128,6 +128,11 @@ public struct ClassificationPlan: Sendable, Equatable {
 
     // MARK: Validation
 
+    /// Most rows a generated data set may have (2^48: far beyond any memory, yet exact in float64).
+    public static let maxSamples = 1 << 48
+    /// Most columns, classes or clusters (2^24).
+    public static let maxWidth = 1 << 24
+
     /// Throws `Invalid` for the first rule `d` breaks, in this order: the parameter table, the
     /// column budget, the log2 bound, the weights, the split.
     static func validate(_ d: DatasetSpec) throws {
@@ -139,6 +144,11 @@ public struct ClassificationPlan: Sendable, Equatable {
         if c.redundant < 0 { throw fail(.redundant, "\(Field.redundant) must be at least 0, got \(c.redundant)") }
         if c.repeated < 0 { throw fail(.repeated, "\(Field.repeated) must be at least 0, got \(c.repeated)") }
         if c.classes < 2 { throw fail(.classes, "\(Field.classes) must be at least 2, got \(c.classes)") }
+        // Upper bounds that keep every size computation below (float64 products converted to Int,
+        // arrays per cluster and per column) from overflowing or allocating absurd arrays.
+        if c.samples > Self.maxSamples { throw fail(.samples, "\(Field.samples) must be at most \(Self.maxSamples), got \(c.samples)") }
+        if c.features > Self.maxWidth { throw fail(.features, "\(Field.features) must be at most \(Self.maxWidth), got \(c.features)") }
+        if c.classes > Self.maxWidth { throw fail(.classes, "\(Field.classes) must be at most \(Self.maxWidth), got \(c.classes)") }
         if c.clustersPerClass < 1 {
             throw fail(.clustersPerClass, "\(Field.clustersPerClass) must be at least 1, got \(c.clustersPerClass)")
         }
@@ -150,6 +160,9 @@ public struct ClassificationPlan: Sendable, Equatable {
         let clusters = c.classes.multipliedReportingOverflow(by: c.clustersPerClass)
         if clusters.overflow || (c.informative < 62 && (1 << c.informative) < clusters.partialValue) {
             throw fail(.informative, "\(Field.informative) (\(c.informative)) too small: 2^informative must be at least \(Field.classes) x \(Field.clustersPerClass) = \(c.classes) x \(c.clustersPerClass)")
+        }
+        if clusters.partialValue > Self.maxWidth {
+            throw fail(.clustersPerClass, "\(Field.classes) x \(Field.clustersPerClass) = \(c.classes) x \(c.clustersPerClass) clusters is more than \(Self.maxWidth)")
         }
         if let w = c.weights {
             if w.count != c.classes && w.count != c.classes - 1 {

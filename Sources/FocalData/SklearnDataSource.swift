@@ -34,6 +34,8 @@ public struct SklearnDataSource: DataSource, Sendable {
     /// Worker threads for pass 2 (blocks are independent given their checkpoints); the rows do not
     /// depend on it. Default 1: under MPI every rank is already a process.
     public var threads: Int = 1
+    /// Polled between blocks of rows; true ends generation with `LoadStopped`.
+    let stopRequested: StopPoll?
 
     let samples: Int
     let nInformative: Int
@@ -75,7 +77,10 @@ public struct SklearnDataSource: DataSource, Sendable {
         try self.init(ClassificationPlan(dataset))
     }
 
-    public init(_ plan: ClassificationPlan) throws {
+    /// `stopRequested` is polled once per block of rows (pass 1 here and pass 2 in `rows`); once
+    /// true, generation ends with `LoadStopped`.
+    public init(_ plan: ClassificationPlan, stopRequested: StopPoll? = nil) throws {
+        self.stopRequested = stopRequested
         guard plan.generator == .sklearn else {
             throw ClassificationPlan.Invalid(.generator, "SklearnDataSource needs \(ClassificationPlan.Field.generator) sklearn, got \(plan.generator.rawValue)")
         }
@@ -131,6 +136,7 @@ public struct SklearnDataSource: DataSource, Sendable {
         var infoCk = [RandomState]()
         var r0 = 0
         while r0 < n {
+            try stopRequested.check()
             infoCk.append(rng)
             rng.skipStandardNormals(min(blockRows, n - r0) * nInf)
             r0 += blockRows
@@ -163,6 +169,7 @@ public struct SklearnDataSource: DataSource, Sendable {
         if nRandom > 0 {
             r0 = 0
             while r0 < n {
+                try stopRequested.check()
                 noiseCk.append(rng)
                 rng.skipStandardNormals(min(blockRows, n - r0) * nRandom)
                 r0 += blockRows
@@ -171,6 +178,7 @@ public struct SklearnDataSource: DataSource, Sendable {
         noiseCheckpoints = noiseCk
 
         // Step 8: label noise (always drawn).
+        try stopRequested.check()
         var flipRows = [Int]()
         for r in 0..<n where rng.uniform() < c.flipY { flipRows.append(r) }
         for r in flipRows { labels[r] = Int32(rng.randint(c.classes)) }
@@ -279,6 +287,7 @@ public struct SklearnDataSource: DataSource, Sendable {
                     fill(train: trainOut, test: testOut, trainRows: nTrainOut, slot: slot)
                 }
             }
+            try stopRequested.check()  // fillBlocks returns early once a stop was requested
             for row in 0..<samples where slot[row] >= 0 { outLabels[slot[row]] = generatedLabels[row] }
         }
         let trainRows = Rows(features: f, x: trainX, y: Array(outLabels[0..<nTrainOut]))
@@ -352,6 +361,7 @@ public struct SklearnDataSource: DataSource, Sendable {
         scratch.withUnsafeMutableBufferPointer { sb in
             let x = sb.baseAddress!, y = x + f
             for blockIndex in blocks {
+                if let poll = stopRequested, poll() { return }
                 var next = blockOffset[blockIndex]
                 if next == blockOffset[blockIndex + 1] { continue }
                 let lo = blockIndex * checkpointRows, hi = min(lo + checkpointRows, samples)

@@ -24,15 +24,31 @@ public struct NiceAxis: Sendable, Equatable {
         if !(lo.isFinite && hi.isFinite) { lo = 0; hi = 1 }
         if hi < lo { swap(&lo, &hi) }
         if hi == lo { hi = lo == 0 ? 1 : lo + abs(lo) * 0.5; lo = lo == 0 ? 0 : lo - abs(lo) * 0.5 }
+        let intervals = Double(max(count, 1))
         let range = NiceAxis.nice(hi - lo, round: false)
-        let step = NiceAxis.nice(range / Double(max(count, 1)), round: true)
+        let step = NiceAxis.nice(range / intervals, round: true)
         let first = (lo / step).rounded(.down), last = (hi / step).rounded(.up)
+        // Near the ends of float64 (a range that overflows, a step that rounds to infinity or to
+        // zero) the nice axis does not exist: plain equal intervals from lo to hi instead.
+        guard step.isFinite, step > 0, (first * step).isFinite, (last * step).isFinite,
+              (last - first).isFinite, last - first >= 0, last - first <= 1000 else {
+            let plain = hi / intervals - lo / intervals
+            lower = lo
+            upper = hi
+            self.step = plain
+            ticks = (0...max(count, 1)).map { i in
+                let f = Double(i) / intervals
+                return i == max(count, 1) ? hi : lo * (1 - f) + hi * f
+            }
+            decimals = 0
+            return
+        }
         lower = first * step
         upper = last * step
         self.step = step
         // Tick i is (first + i) * step: no accumulated drift (0.30000000000000004).
         ticks = (0...Int(last - first)).map { (first + Double($0)) * step }
-        decimals = max(0, -Int(log10(step).rounded(.down)))
+        decimals = min(17, max(0, -Int(log10(step).rounded(.down))))
     }
 
     /// Heckbert's nicenum: a 1, 2, 5 or 10 times a power of ten near `x` (rounded, or at least `x`).
@@ -43,6 +59,14 @@ public struct NiceAxis: Sendable, Equatable {
         let nf: Double
         if round { nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10 } else { nf = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10 }
         return nf * p
+    }
+
+    /// Where `v` lies between `lower` (0) and `upper` (1); in halves when the span overflows
+    /// (an axis over nearly all of float64).
+    public func fraction(_ v: Double) -> Double {
+        let span = upper - lower
+        if span.isFinite && span > 0 { return (v - lower) / span }
+        return (v / 2 - lower / 2) / (upper / 2 - lower / 2)
     }
 
     public func label(_ v: Double) -> String { formatFixed(abs(v) < step * 1e-9 ? 0 : v, digits: decimals) }
@@ -110,7 +134,7 @@ struct PlotFrame {
     }
 
     func yPixel(_ v: Double, _ axis: NiceAxis) -> Double {
-        top + plotHeight * (1 - (v - axis.lower) / (axis.upper - axis.lower))
+        top + plotHeight * (1 - axis.fraction(v))
     }
 
     /// A legend of colored swatches right of the plot.
@@ -217,7 +241,7 @@ public struct LineChart: Sendable {
             let lo = ys.min() ?? 0, hi = ys.max() ?? 1
             yAxis = NiceAxis(lo: min(lo, 0), hi: hi)
         }
-        func px(_ x: Double) -> Double { frame.left + frame.plotWidth * (x - xAxis.lower) / (xAxis.upper - xAxis.lower) }
+        func px(_ x: Double) -> Double { frame.left + frame.plotWidth * xAxis.fraction(x) }
         var out = frame.header(title: title)
         out += frame.yAxis(yAxis, xLabel: xLabel, yLabel: yLabel)
         out.append("<g class=\"x-axis\">")

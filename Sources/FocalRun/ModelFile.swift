@@ -85,6 +85,14 @@ public enum ModelFile {
             throw DataError("\(path): not a focal-ddp model file (metadata format/features/hidden/classes missing)")
         }
         let hidden = h.isEmpty ? [] : h.split(separator: ",").compactMap { Int($0) }
+        // Widths from a file: each in 1...2^31 and the parameter count (in float64, so no Int
+        // arithmetic can overflow) at most 2^48, or the file is refused.
+        let widths = [f] + hidden + [k]
+        var count = 0.0
+        for l in 1..<widths.count { count += Double(widths[l - 1]) * Double(widths[l]) + Double(widths[l]) }
+        guard widths.allSatisfy({ (1...(1 << 31)).contains($0) }), count <= 0x1p48 else {
+            throw DataError("\(path): model metadata out of range (features \(f), hidden '\(h)', classes \(k))")
+        }
         return MLPShape(features: f, hidden: hidden, classes: k)
     }
 }

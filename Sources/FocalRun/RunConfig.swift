@@ -73,11 +73,12 @@ public struct RunConfig: Sendable {
 }
 
 /// Builds the data source of a run (on every rank; cheap: no rows are made here; collective for CSV).
-public func makeDataSource(_ input: DataInput, comm: Communicator) throws -> DataSource {
+/// `stopRequested` is polled during generation (the sklearn generator's pass 1).
+public func makeDataSource(_ input: DataInput, comm: Communicator, stopRequested: StopPoll? = nil) throws -> DataSource {
     switch input {
     case .generated(let spec):
         switch spec.generator {
-        case .sklearn: return try SklearnDataSource(spec)
+        case .sklearn: return try SklearnDataSource(ClassificationPlan(spec), stopRequested: stopRequested)
         case .counter: return try CounterDataSource(spec)
         }
     case let .files(train, trainLabels, test, testLabels, classes):

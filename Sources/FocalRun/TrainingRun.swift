@@ -15,11 +15,12 @@ public struct Interrupted: Error, CustomStringConvertible, ClassifiedError {
     public var epoch: Int
     public var step: Int
     public var checkpoint: String?
-    public var resumeHint: String
+    /// The shell line that resumes from `checkpoint` (`resumeCommand`).
+    public var resumeCommand: String
     public var failureKind: FailureKind { .interrupted }
     public var description: String {
         if let c = checkpoint {
-            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeHint) --resume \(c)"
+            return "interrupted by a signal at epoch \(epoch), step \(step); checkpoint written to \(c); resume with: \(resumeCommand)"
         }
         return "interrupted by a signal at epoch \(epoch), step \(step); no checkpoint (set --checkpoint-dir to keep progress)"
     }
@@ -30,7 +31,7 @@ public final class TrainingRun<T: TrainScalar> {
     public let comm: Communicator
     let log: RunLog
     /// Polled before every step; true on any rank stops every rank after that step.
-    let stopRequested: () -> Bool
+    let stopRequested: StopPoll
 
     /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
     private var records: [JSON] = []
@@ -43,9 +44,10 @@ public final class TrainingRun<T: TrainScalar> {
     /// The run lineage's id (rank 0 makes it at a fresh start; a resume reads it from the checkpoint).
     var runId = ""
 
-    public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
+    public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping StopPoll) {
         self.config = config
-        self.comm = comm
+        // Every collective of the run, from the data load on, under the --stall-timeout watchdog.
+        self.comm = WatchedCommunicator.watching(comm, timeout: config.train.stallTimeout)
         self.log = log
         self.stopRequested = stopRequested
     }
@@ -83,7 +85,7 @@ public final class TrainingRun<T: TrainScalar> {
         try evaluate(trainer, data: data, shape: shape)
         let trained = max(0, config.train.epochs - position.epoch)
         let ranks = comm.size
-        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(trainer.epochPlan.rows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
+        log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(trainer.epochPlan.rows) * Double(trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
         records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
         try write(params: trainer.params, shape: shape, final: true)
     }
@@ -93,9 +95,13 @@ public final class TrainingRun<T: TrainScalar> {
     /// This rank's rows (its chunks of every batch) in the training precision, and global counts.
     func load() throws -> LocalData<T> {
         let t0 = monotonicSeconds()
-        let source = try comm.agree { try makeDataSource(config.input, comm: comm) }
+        // Memory is checked before anything large is allocated: for generated data before the
+        // generator runs, for files once their sizes are known.
+        if case .generated(let spec) = config.input, let plan = try? ClassificationPlan(spec) { try checkMemory(DataSize(plan)) }
+        let source = try comm.agree { try makeDataSource(config.input, comm: comm, stopRequested: stopRequested) }
+        if case .generated = config.input {} else { try checkMemory(DataSize(source)) }
         let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
-                                                   chunkSize: config.train.chunkSize)
+                                                   chunkSize: config.train.chunkSize, stopRequested: stopRequested)
         if config.logLevel >= .debug {
             var local = [Int](repeating: 0, count: data.classes)
             for y in data.trainY { local[Int(y)] += 1 }
@@ -212,9 +218,10 @@ public final class TrainingRun<T: TrainScalar> {
         } catch let stopped as TrainingStopped {
             records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
             try write(params: trainer.params, shape: shape, final: false)
-            let hint = "./launch -n N " + config.arguments.filter { !$0.hasPrefix("--resume") }.joined(separator: " ")
-            throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep,
-                              checkpoint: config.checkpointDir != nil ? lastCheckpoint : nil, resumeHint: hint)
+            let written = config.checkpointDir != nil ? lastCheckpoint : nil
+            throw Interrupted(epoch: stopped.position.epoch, step: stopped.position.globalStep, checkpoint: written,
+                              resumeCommand: resumeCommand(arguments: config.arguments, ranks: comm.size,
+                                                           checkpoint: written ?? ""))
         }
         let seconds = monotonicSeconds() - tTrain
         if config.logLevel >= .debug {

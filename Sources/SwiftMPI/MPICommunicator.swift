@@ -234,6 +234,29 @@ public final class MPICommunicator: Communicator {
         return pending
     }
 
+    /// `MPI_Ibcast(buffer, ..., root)` (one request per `maxCountPerCall` chunk).
+    public func startBroadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws -> PendingCollective {
+        try checkRoot(root)
+        let pending = MPIPendingCollective(operation: "MPI_Ibcast")
+        guard let base = buffer.baseAddress else { return pending }
+        let datatype = T.kind.mpiDatatype, c = comm.raw
+        try chunked(buffer.count) { offset, n in
+            var request: OpaquePointer? = cmpi_request_null()
+            try MPIRuntime.check(MPI_Ibcast(base + offset, n, datatype, Int32(root), c, &request), "MPI_Ibcast")
+            pending.requests.append(request)
+        }
+        return pending
+    }
+
+    /// `MPI_Ibarrier`.
+    public func startBarrier() throws -> PendingCollective {
+        let pending = MPIPendingCollective(operation: "MPI_Ibarrier")
+        var request: OpaquePointer? = cmpi_request_null()
+        try MPIRuntime.check(MPI_Ibarrier(comm.raw, &request), "MPI_Ibarrier")
+        pending.requests.append(request)
+        return pending
+    }
+
     /// `MPI_Abort(comm, code)`: ends every rank of the job. Falls back to `exit` if it returns.
     public func abort(code: Int32) -> Never {
         fflush(nil)

@@ -11,15 +11,15 @@ nonisolated(unsafe) let stopSignalFlag: UnsafeMutablePointer<sig_atomic_t> = {
     return p
 }()
 
-/// Installs the handlers (idempotent). A second signal while stopping falls back to the default
-/// action, so a stuck job can still be killed with a second Ctrl-C.
+/// Installs the handlers (idempotent). Every further SIGTERM or SIGINT while the run stops is
+/// absorbed (the handler stays installed): `timeout` signals both the process and its group, and
+/// two quick Ctrl-C must not lose the checkpoint. They stay absorbed until the process exits: a
+/// job that cannot reach its stop is ended by the `--stall-timeout` watchdog (600 s by default)
+/// or by SIGKILL.
 func installStopHandlers() {
     _ = stopSignalFlag
     for sig in [SIGTERM, SIGINT] {
-        signal(sig) { s in
-            stopSignalFlag.pointee = 1
-            signal(s, SIG_DFL)
-        }
+        signal(sig) { _ in stopSignalFlag.pointee = 1 }
     }
 }
 

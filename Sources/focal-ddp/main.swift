@@ -27,6 +27,7 @@ func printError(_ line: String) {
 /// before rank 0's one line has reached the terminal.
 func finish(_ code: Int32) -> Never {
     fflush(nil)
+    leaveExitStatus(code)
     if MPIRuntime.isInitialized { MPIRuntime.exit(code: code) }
     if launcher.isMPIJob, (try? MPIRuntime.world.barrier()) != nil { MPIRuntime.exit(code: code) }
     exit(code)

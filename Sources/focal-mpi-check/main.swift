@@ -223,6 +223,11 @@ final class Suite {
                 try comm.broadcast(&a, root: r)
                 return (a, T.edges(r))
             }
+            expect("\(t).ibroadcast.everyRoot.root\(r)") {
+                var a: [T] = rank == r ? T.edges(r) : T.edges(r).map { _ in T.zero }
+                try a.withUnsafeMutableBufferPointer { try comm.startBroadcast($0, root: r).wait(timeout: 30) }
+                return (a, T.edges(r))
+            }
             expect("\(t).reduce.everyRoot.max.root\(r)") {
                 (try comm.reduce(T.edges(rank), op: .max, root: r), rank == r ? across(.max, 0..<size, T.edges) : [])
             }
@@ -232,6 +237,10 @@ final class Suite {
             var a: [T] = rank == root ? inputs(root, count: count, salt: 4) : Array(repeating: T.zero, count: count)
             try comm.broadcast(&a, root: root)
             return (a, inputs(root, count: count, salt: 4))
+        }
+        expect("\(t).ibarrier") {
+            try comm.startBarrier().wait(timeout: 30)
+            return ([T.zero], [T.zero])
         }
         expect("\(t).allgatherv.uneven") {
             // Rank r contributes r % 3 elements: ranks 0 and 3 contribute empty pieces.
@@ -416,6 +425,10 @@ final class Mutated: Communicator {
         try scratch.withUnsafeMutableBufferPointer { try base.reduce(send, into: $0, op: self.op(op), root: target) }
     }
     func allgatherv<T: CommScalar>(_ piece: UnsafeBufferPointer<T>) throws -> [[T]] { try base.allgatherv(piece) }
+    func startBroadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws -> PendingCollective {
+        try base.startBroadcast(buffer, root: self.root(root))
+    }
+    func startBarrier() throws -> PendingCollective { try base.startBarrier() }
     func exclusiveScan<T: CommScalar>(_ send: UnsafeBufferPointer<T>, into result: UnsafeMutableBufferPointer<T>,
                                       op: ReduceOp) throws {
         try base.exclusiveScan(send, into: result, op: self.op(op))

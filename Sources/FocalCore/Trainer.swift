@@ -118,12 +118,13 @@ public struct LocalData<T: TrainScalar> {
 /// Loads this rank's rows from `source` following the chunk rule, and agrees on class counts.
 /// Every rank must call it; a failure on any rank becomes the same `AgreedError` everywhere.
 /// Rows arrive as float64 and are converted block by block (`blockRows` at a time) into the
-/// training precision, so the float64 copy never exceeds one block — except for sequential
+/// training precision (after `standardization`, when given), so the float64 copy never exceeds one block — except for sequential
 /// sources (the sklearn generator replays its whole stream per call), fetched in one call.
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator, batchSize: Int?,
-                                          chunkSize: Int, blockRows: Int = 16_384, as: T.Type = T.self) throws -> LocalData<T> {
+                                          chunkSize: Int, blockRows: Int = 16_384, standardization: Standardization? = nil,
+                                          as: T.Type = T.self) throws -> LocalData<T> {
     let nTrain = source.trainCount, nTest = source.testCount
     let trainPlan = ChunkPlan(rows: nTrain, batchSize: max(1, batchSize ?? nTrain), chunkSize: chunkSize, ranks: comm.size)
     let testPlan = ChunkPlan(rows: nTest, batchSize: max(1, nTest), chunkSize: chunkSize, ranks: comm.size)
@@ -134,6 +135,9 @@ public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator
         trainX.reserveCapacity(trainRanges.reduce(0) { $0 + $1.count } * F)
         testX.reserveCapacity(testRanges.reduce(0) { $0 + $1.count } * F)
         func append(_ rows: Rows, _ x: inout [T], _ y: inout [Int32]) {
+            var rows = rows
+            // `--standardize`: StandardScaler's transform in float64, before the cast.
+            standardization?.apply(to: &rows.x)
             rows.x.withUnsafeBufferPointer { b in for v in b { x.append(T(v)) } }
             y += rows.y
         }
@@ -254,6 +258,8 @@ public final class Trainer<T: TrainScalar> {
     public private(set) var timings = StepTimings()
     /// Test hooks called at fixed points of each step (none in production).
     public var hooks = StepHooks<T>()
+    /// The rows the intermediate evaluations use instead of the test rows (the validation split).
+    public var evaluationSet: LocalData<T>?
 
     private let workspace: MLPWorkspace<T>
     /// `[parameterCount]` one chunk's gradient.
@@ -273,7 +279,9 @@ public final class Trainer<T: TrainScalar> {
     private let myChunks: [[Chunk]]
     private let batchOffsets: [Int]
 
-    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil) {
+    /// `evaluationRows`: rows of another set `evaluate(on:)` will see (its chunks must fit the workspace).
+    public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil,
+                evaluationRows: Int = 0) {
         self.config = config
         self.comm = comm
         self.data = data
@@ -282,7 +290,7 @@ public final class Trainer<T: TrainScalar> {
         params = initial ?? initialParameters(shape, seed: config.initSeed, as: T.self)
         precondition(params.count == shape.parameterCount, "Trainer: initial parameters of wrong size")
         adam = Adam<T>(count: shape.parameterCount, config: config.adam)
-        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows)))
+        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, evaluationRows)))
         workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
         chunkGrad = [T](repeating: 0, count: shape.parameterCount)
         dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
@@ -422,7 +430,7 @@ public final class Trainer<T: TrainScalar> {
                 let epochEnded = pos.batchesDone == order.count
                 if epochEnded { finishEpoch(&pos, start: start, epochStart: epochStart, batchesRun: order.count - firstBatch, onEpoch: onEpoch) }
                 if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0, epoch != config.epochs - 1 {
-                    try onEval(epoch, try evaluate())
+                    try onEval(epoch, try evaluate(on: evaluationSet))
                 }
                 try afterStep(pos, epochEnded)
                 if stopAgreed { throw TrainingStopped(position: pos) }
@@ -450,11 +458,13 @@ public final class Trainer<T: TrainScalar> {
         pos.globalStep = step
     }
 
-    /// Evaluates the current parameters on this rank's test rows; returns the global confusion
+    /// Evaluates the current parameters on this rank's test rows (of `other`, e.g. the validation
+    /// rows, when given; its chunks must fit the workspace, see `evaluationRows`); returns the global confusion
     /// matrix and loss (identical on every rank). With no test rows anywhere the matrix is zero.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func evaluate() throws -> HeldOutResult {
+    public func evaluate(on other: LocalData<T>? = nil) throws -> HeldOutResult {
+        let data = other ?? self.data
         let K = data.classes, F = data.features
         let plan = data.testPlan
         var confusion = [Int64](repeating: 0, count: K * K)

@@ -41,6 +41,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
 /// and, for the final one, per-class one-vs-rest ROC-AUC and PR-AUC.
 public struct EvalMetrics: Codable, Sendable, Equatable {
     public var type = "eval"
+    /// Which rows: "val" (the validation split) or "test"; absent in files of earlier versions.
+    public var split: String?
     /// The epoch after which it ran (the last epoch for the final evaluation).
     public var epoch: Int?
     public var rows: Int64
@@ -59,7 +61,7 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     public var prAUC: [Double]?
 
     enum CodingKeys: String, CodingKey {
-        case type, epoch, rows, loss, accuracy, balancedAccuracy = "balanced_accuracy", macroF1 = "macro_f1"
+        case type, split, epoch, rows, loss, accuracy, balancedAccuracy = "balanced_accuracy", macroF1 = "macro_f1"
         case precision, recall, f1, support, confusion, rocAUC = "roc_auc", prAUC = "pr_auc"
     }
 
@@ -67,6 +69,7 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(type, forKey: .type)
+        if let split { try c.encode(split, forKey: .split) }
         if let epoch { try c.encode(epoch, forKey: .epoch) }
         try c.encode(rows, forKey: .rows)
         if let loss { try c.encode(loss, forKey: .loss) } else { try c.encodeNil(forKey: .loss) }
@@ -82,7 +85,8 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
         if let prAUC { try c.encode(prAUC, forKey: .prAUC) }
     }
 
-    public init(_ report: EvaluationReport, epoch: Int?, ranking: RankingReport? = nil) {
+    public init(_ report: EvaluationReport, epoch: Int?, ranking: RankingReport? = nil, split: String? = nil) {
+        self.split = split
         self.epoch = epoch
         rows = report.rows
         loss = report.loss
@@ -185,7 +189,7 @@ extension EpochRecord {
 
 extension EvaluationReport {
     /// The evaluation's metrics record, with the ranking metrics when given.
-    public func json(epoch: Int?, ranking: RankingReport? = nil) -> JSON {
-        (try? JSONValueEncoder().encode(EvalMetrics(self, epoch: epoch, ranking: ranking))) ?? .null
+    public func json(epoch: Int?, ranking: RankingReport? = nil, split: String? = nil) -> JSON {
+        (try? JSONValueEncoder().encode(EvalMetrics(self, epoch: epoch, ranking: ranking, split: split))) ?? .null
     }
 }

@@ -36,6 +36,10 @@ public final class TrainingRun<T: TrainScalar> {
     private var records: [JSON] = []
     /// The newest checkpoint written, if any.
     private var lastCheckpoint: String?
+    /// The validation rows (as the test part), when the run has any (`--val-fraction`, `--val-data`).
+    private var validation: LocalData<T>?
+    /// The StandardScaler statistics applied to every row, when `--standardize` is on.
+    private var standardization: Standardization?
 
     public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
         self.config = config
@@ -56,7 +60,9 @@ public final class TrainingRun<T: TrainScalar> {
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
         let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
-                                 initial: start.resumed?.params ?? start.initial)
+                                 initial: start.resumed?.params ?? start.initial,
+                                 evaluationRows: validation?.globalTestRows ?? 0)
+        trainer.evaluationSet = validation
         if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
         var position = TrainingPosition()
         if let r = start.resumed {
@@ -80,8 +86,10 @@ public final class TrainingRun<T: TrainScalar> {
     func load() throws -> LocalData<T> {
         let t0 = monotonicSeconds()
         let source = try comm.agree { try makeDataSource(config.input, comm: comm) }
-        let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
-                                                   chunkSize: config.train.chunkSize)
+        let loaded: RunData<T> = try loadRunData(config: config, source: source, comm: comm)
+        let data = loaded.data
+        validation = loaded.validation
+        standardization = loaded.standardization
         if config.logLevel >= .debug {
             var local = [Int](repeating: 0, count: data.classes)
             for y in data.trainY { local[Int(y)] += 1 }
@@ -141,8 +149,12 @@ public final class TrainingRun<T: TrainScalar> {
 
     private func announce(data: LocalData<T>, shape: MLPShape, alpha: [Double]) {
         let ranks = comm.size
-        log.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction")
+        log.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction, standardization \(standardization == nil ? "off" : "on")")
+
         log.info("train \(data.globalTrainRows) rows, classes \(data.trainCounts.map(String.init).joined(separator: "/")); test \(data.globalTestRows) rows, classes \(data.testCounts.map(String.init).joined(separator: "/")); class weights \(config.classWeights): [\(alpha.map { String($0) }.joined(separator: ", "))]")
+        if let v = validation {
+            log.info("validation \(v.globalTestRows) rows, classes \(v.testCounts.map(String.init).joined(separator: "/"))")
+        }
     }
 
     /// `--check-gradients`: the analytic gradient against central differences, in float64.
@@ -178,8 +190,8 @@ public final class TrainingRun<T: TrainScalar> {
                 records.append(r.json)
             }, onEval: { epoch, result in
                 let report = EvaluationReport(result)
-                log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
-                records.append(report.json(epoch: epoch))
+                log.info("  epoch \(epoch): \(validation == nil ? "held-out" : "validation") accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
+                records.append(report.json(epoch: epoch, split: validation == nil ? "test" : "val"))
             }, afterStep: { pos, epochEnded in
                 log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
                              stepsPerEpoch: data.trainPlan.batchCount)
@@ -231,7 +243,7 @@ public final class TrainingRun<T: TrainScalar> {
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
-        records.append(report.json(epoch: config.train.epochs - 1, ranking: ranking))
+        records.append(report.json(epoch: config.train.epochs - 1, ranking: ranking, split: "test"))
     }
 
     // MARK: - Phase: write
@@ -248,7 +260,9 @@ public final class TrainingRun<T: TrainScalar> {
                 try FileIO.ensureDirectory(dir, option: "--plots")
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
-            if final, let path = config.saveModel { try ModelFile.encode(params, shape: shape).write(path: path) }
+            if final, let path = config.saveModel {
+                try ModelFile.encode(params, shape: shape, extraMetadata: standardization?.metadata ?? [:]).write(path: path)
+            }
         }
     }
 

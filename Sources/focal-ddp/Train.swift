@@ -17,11 +17,14 @@ struct Train: ParsableCommand, RankedCommand {
 
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Training") var options: TrainOptions
+    @OptionGroup(title: "Real data: standardization, validation") var realData: RealDataOptions
 
     func execute(arguments: [String]) -> Int32 {
         let config: RunConfig
         do {
-            config = try options.runConfig(data: data, arguments: arguments)
+            var c = try options.runConfig(data: data, arguments: arguments)
+            c.realData = try realData.config(input: c.input, splitSeed: data.splitSeed)
+            config = c
         } catch {
             return reportLocal(error)
         }

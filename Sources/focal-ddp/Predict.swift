@@ -97,6 +97,10 @@ struct PredictJob: Sendable {
     private func run<T: TrainScalar>(file: SafetensorsFile, shape: MLPShape, comm: Communicator, as: T.Type) throws {
         let t0 = monotonicSeconds()
         let params = try comm.agree { try ModelFile.parameters(from: file, shape: shape, path: model, as: T.self) }
+        // `--standardize` statistics stored by training, applied in float64 before the cast.
+        let standardization = try comm.agree {
+            try Standardization.from(metadata: file.metadata, features: shape.features, path: model)
+        }
 
         // MARK: Rows of this rank (the chunk rule of training: full batch, whole chunks per rank)
         let header = try comm.agree { () -> NpyHeader in
@@ -141,7 +145,9 @@ struct PredictJob: Sendable {
         precondition(ranges.count <= 1, "Predict: a full-batch plan gives one contiguous range per rank")
 
         // MARK: Forward passes
-        let p = probabilities(shape: shape, params: params, x: local.x.map { T($0) }, chunkSize: chunkSize)
+        var x = local.x
+        standardization?.apply(to: &x)
+        let p = probabilities(shape: shape, params: params, x: x.map { T($0) }, chunkSize: chunkSize)
 
         // MARK: Output files
         try writer.finish(rows: [

@@ -260,6 +260,10 @@ public final class Trainer<T: TrainScalar> {
     public var hooks = StepHooks<T>()
     /// The rows the intermediate evaluations use instead of the test rows (the validation split).
     public var evaluationSet: LocalData<T>?
+    /// Evaluate after the last epoch too when it is on the `evalEvery` schedule (early stopping).
+    public var evaluateLastEpoch = false
+    /// Set by `onEval` (on every rank alike) to end training after this epoch (early stopping).
+    public var stopAfterThisEpoch = false
 
     private let workspace: MLPWorkspace<T>
     /// `[parameterCount]` one chunk's gradient.
@@ -429,11 +433,13 @@ public final class Trainer<T: TrainScalar> {
                 pos.batchesDone += 1
                 let epochEnded = pos.batchesDone == order.count
                 if epochEnded { finishEpoch(&pos, start: start, epochStart: epochStart, batchesRun: order.count - firstBatch, onEpoch: onEpoch) }
-                if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0, epoch != config.epochs - 1 {
+                if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0,
+                   epoch != config.epochs - 1 || evaluateLastEpoch {
                     try onEval(epoch, try evaluate(on: evaluationSet))
                 }
                 try afterStep(pos, epochEnded)
                 if stopAgreed { throw TrainingStopped(position: pos) }
+                if epochEnded && stopAfterThisEpoch { return }
             }
             if order.isEmpty { pos.epoch += 1 }
         }

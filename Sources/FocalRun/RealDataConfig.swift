@@ -24,6 +24,8 @@ public enum ValidationInput: Sendable, Equatable {
 public struct RealDataConfig: Sendable, Equatable {
     public var standardize: StandardizeMode = .auto
     public var validation: ValidationInput?
+    /// `--early-stopping`, `--monitor`, `--min-delta`.
+    public var earlyStopping: EarlyStoppingConfig?
     public init() {}
 
     /// Whether this run standardizes its features.
@@ -112,9 +114,15 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
     public var valFraction: Double?
     public var valSeed: Int64?
     public var valData: String?, valLabels: String?
+    /// Early stopping: patience, monitor, min delta, and the evaluation schedule it follows.
+    public var earlyStopping: Int?
+    public var monitor: String?
+    public var minDelta: Double?
+    public var evalEvery: Int?
 
     enum CodingKeys: String, CodingKey {
         case standardize, valFraction = "val_fraction", valSeed = "val_seed", valData = "val_data", valLabels = "val_labels"
+        case earlyStopping = "early_stopping", monitor, minDelta = "min_delta", evalEvery = "eval_every"
     }
 
     public init() {}
@@ -131,6 +139,12 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
             valData = data
             valLabels = labels
         }
+        if let e = r.earlyStopping {
+            earlyStopping = e.patience
+            monitor = e.monitor.rawValue
+            minDelta = e.minDelta
+            evalEvery = config.train.evalEvery
+        }
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -140,6 +154,10 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
         if let valSeed { try c.encode(valSeed, forKey: .valSeed) }
         if let valData { try c.encode(valData, forKey: .valData) }
         if let valLabels { try c.encode(valLabels, forKey: .valLabels) }
+        if let earlyStopping { try c.encode(earlyStopping, forKey: .earlyStopping) }
+        if let monitor { try c.encode(monitor, forKey: .monitor) }
+        if let minDelta { try c.encode(minDelta, forKey: .minDelta) }
+        if let evalEvery { try c.encode(evalEvery, forKey: .evalEvery) }
     }
 
     public init(from decoder: Decoder) throws {
@@ -149,5 +167,9 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
         valSeed = try c.decodeIfPresent(Int64.self, forKey: .valSeed)
         valData = try c.decodeIfPresent(String.self, forKey: .valData)
         valLabels = try c.decodeIfPresent(String.self, forKey: .valLabels)
+        earlyStopping = try c.decodeIfPresent(Int.self, forKey: .earlyStopping)
+        monitor = try c.decodeIfPresent(String.self, forKey: .monitor)
+        minDelta = try c.decodeIfPresent(Double.self, forKey: .minDelta)
+        evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
     }
 }

@@ -33,13 +33,17 @@ public final class TrainingRun<T: TrainScalar> {
     let stopRequested: () -> Bool
 
     /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
-    private var records: [JSON] = []
+    var records: [JSON] = []
     /// The newest checkpoint written, if any.
     private var lastCheckpoint: String?
     /// The validation rows (as the test part), when the run has any (`--val-fraction`, `--val-data`).
-    private var validation: LocalData<T>?
+    var validation: LocalData<T>?
     /// The StandardScaler statistics applied to every row, when `--standardize` is on.
     private var standardization: Standardization?
+    /// Early stopping's state, its best parameters `[parameterCount]`, and the epoch it stopped after.
+    var stopping = EarlyStoppingState()
+    var bestParams: [T]?
+    var stoppedEpoch: Int?
 
     public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
         self.config = config
@@ -63,6 +67,8 @@ public final class TrainingRun<T: TrainScalar> {
                                  initial: start.resumed?.params ?? start.initial,
                                  evaluationRows: validation?.globalTestRows ?? 0)
         trainer.evaluationSet = validation
+        trainer.evaluateLastEpoch = config.realData.earlyStopping != nil
+        try restoreEarlyStopping(start.resumed, count: shape.parameterCount)
         if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
         var position = TrainingPosition()
         if let r = start.resumed {
@@ -72,8 +78,9 @@ public final class TrainingRun<T: TrainScalar> {
         }
         let seconds = try train(trainer, from: position, shape: shape, description: description, identity: identity,
                                 alpha: alpha, data: data)
+        try finishEarlyStopping(trainer)
         try evaluate(trainer, data: data, shape: shape)
-        let trained = max(0, config.train.epochs - position.epoch)
+        let trained = max(0, (stoppedEpoch.map { $0 + 1 } ?? config.train.epochs) - position.epoch)
         let ranks = comm.size
         log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(data.globalTrainRows * trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
         records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
@@ -129,7 +136,11 @@ public final class TrainingRun<T: TrainScalar> {
             if let dir = config.checkpointDir { try FileIO.checkCreatableDirectory(dir, option: "--checkpoint-dir") }
             return state
         }
-        if config.resume != nil { resumed = try shareCheckpoint(resumed, count: shape.parameterCount) }
+        if config.resume != nil {
+            let extra = resumed?.extra ?? [:]  // rank 0's; `restoreEarlyStopping` shares it
+            resumed = try shareCheckpoint(resumed, count: shape.parameterCount)
+            resumed?.extra = extra
+        }
         return (initial, resumed)
     }
 
@@ -183,8 +194,11 @@ public final class TrainingRun<T: TrainScalar> {
                        description: RunDescription, identity: JSON, alpha: [Double], data: LocalData<T>) throws -> Double {
         let tTrain = monotonicSeconds()
         let totalSteps = config.train.epochs * data.trainPlan.batchCount
+        // A run resumed after early stopping stopped has nothing left to train.
+        let alreadyStopped = config.realData.earlyStopping.map { stopping.shouldStop($0) } ?? false
+        if alreadyStopped { stoppedEpoch = start.epoch - 1 }
         do {
-            try trainer.train(from: start, onEpoch: { r in
+            if !alreadyStopped { try trainer.train(from: start, onEpoch: { r in
                 // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
                 if r.epoch % config.train.logEvery == 0 { log.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
                 records.append(r.json)
@@ -192,6 +206,7 @@ public final class TrainingRun<T: TrainScalar> {
                 let report = EvaluationReport(result)
                 log.info("  epoch \(epoch): \(validation == nil ? "held-out" : "validation") accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
                 records.append(report.json(epoch: epoch, split: validation == nil ? "test" : "val"))
+                try earlyStoppingStep(trainer, epoch: epoch, result: result, data: data, shape: shape)
             }, afterStep: { pos, epochEnded in
                 log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: data.globalTrainRows,
                              stepsPerEpoch: data.trainPlan.batchCount)
@@ -200,7 +215,7 @@ public final class TrainingRun<T: TrainScalar> {
                 if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs {
                     try checkpoint(trainer, at: pos, shape: shape, identity: identity)
                 }
-            }, stopRequested: stopRequested)
+            }, stopRequested: stopRequested) }
         } catch let stopped as TrainingStopped {
             records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
             try write(params: trainer.params, shape: shape, final: false)
@@ -223,8 +238,9 @@ public final class TrainingRun<T: TrainScalar> {
             let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
             guard comm.rank == 0 else { return dir + "/" + name }
             try FileIO.ensureDirectory(dir, option: "--checkpoint-dir")
-            let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
+            var state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos)
+            state.extra = earlyStoppingTensors()
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
                                         keep: config.keepCheckpoints)
         }
@@ -243,7 +259,8 @@ public final class TrainingRun<T: TrainScalar> {
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
-        records.append(report.json(epoch: config.train.epochs - 1, ranking: ranking, split: "test"))
+        let epoch = bestParams != nil ? stopping.bestEpoch : config.train.epochs - 1
+        records.append(report.json(epoch: epoch, ranking: ranking, split: "test"))
     }
 
     // MARK: - Phase: write

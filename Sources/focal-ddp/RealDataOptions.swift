@@ -5,6 +5,7 @@ import FocalData
 import FocalRun
 
 extension StandardizeMode: ExpressibleByArgument {}
+extension MonitorMetric: ExpressibleByArgument {}
 
 struct RealDataOptions: ParsableArguments {
     @Option(help: "Standardize the features (scikit-learn's StandardScaler, fitted on the training rows after the validation part is set aside): auto (on for --train-data, off for generated data), on, off.")
@@ -17,6 +18,12 @@ struct RealDataOptions: ParsableArguments {
     var valData: String?
     @Option(help: ArgumentHelp("Validation labels (.npy, int32/int64, [rows]).", valueName: "y.npy"))
     var valLabels: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after this many validation evaluations without improvement and save the best evaluation's model (needs validation data; validates every epoch unless --eval-every is given).", valueName: "PATIENCE"))
+    var earlyStopping: Int?
+    @Option(help: "What early stopping watches on the validation split: loss (the training objective), pr-auc, roc-auc (the minority class's for two classes, macro means otherwise), balanced-accuracy, macro-f1.")
+    var monitor: MonitorMetric?
+    @Option(parsing: .unconditional, help: "Smallest change of the monitored value that counts as an improvement (absolute, as Keras and Lightning).")
+    var minDelta: Double?
 
     /// The validated settings; `splitSeed` is --split-seed (the default of --val-seed).
     func config(input: DataInput, splitSeed: Int64) throws -> RealDataConfig {
@@ -43,6 +50,17 @@ struct RealDataOptions: ParsableArguments {
                 if valLabels == nil { throw ValidationError("--val-data needs --val-labels") }
             }
             r.validation = .files(data: v, labels: valLabels)
+        }
+        if let p = earlyStopping {
+            guard p >= 1 else { throw ValidationError("--early-stopping: \(p) must be >= 1") }
+            let d = minDelta ?? 0
+            guard d.isFinite && d >= 0 else { throw ValidationError("--min-delta: \(d) must be a finite number >= 0") }
+            guard r.validation != nil else {
+                throw ValidationError("--early-stopping needs validation data (--val-fraction or --val-data)")
+            }
+            r.earlyStopping = EarlyStoppingConfig(patience: p, monitor: monitor ?? .loss, minDelta: d)
+        } else if monitor != nil || minDelta != nil {
+            throw ValidationError("--monitor and --min-delta need --early-stopping")
         }
         return r
     }

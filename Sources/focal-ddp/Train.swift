@@ -24,6 +24,8 @@ struct Train: ParsableCommand, RankedCommand {
         do {
             var c = try options.runConfig(data: data, arguments: arguments)
             c.realData = try realData.config(input: c.input, splitSeed: data.splitSeed)
+            // Early stopping evaluates the validation split every epoch unless --eval-every says otherwise.
+            if c.realData.earlyStopping != nil && c.train.evalEvery == 0 { c.train.evalEvery = 1 }
             config = c
         } catch {
             return reportLocal(error)

@@ -25,6 +25,36 @@ final class RealDataEndToEndTests: XCTestCase {
         }
     }
 
+    func testEarlyStoppingSameEpochAndBytesForAnyRanksAndResume() throws {
+        let args = trainArgs.filter { $0 != "--eval-every" && $0 != "5" }.map { $0 == "20" ? "200" : $0 }
+            + ["--early-stopping", "4", "--monitor", "balanced-accuracy", "--log-every", "0"]
+        let reference = try FocalRun.fingerprint(args)
+        let stop = try XCTUnwrap(reference.metrics.first { $0.contains(#""type":"early_stopping""#) }, "\(reference.metrics)")
+        XCTAssertFalse(stop.contains(#""stopped_epoch":null"#), "stopped before 200 epochs: \(stop)")
+        XCTAssertEqual(try FocalRun.fingerprint(args, simulate: 3), reference, "--simulate-ranks 3")
+        for n in [2, 3] {
+            XCTAssertEqual(try FocalRun.fingerprint(args, ranks: n), reference, "mpirun -n \(n)")
+        }
+        // Resumed from an early checkpoint on 2 ranks: the same stop and the same model bytes.
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ck = dir.appendingPathComponent("ck").path, model = dir.appendingPathComponent("m.safetensors").path
+        let first = try FocalRun.run(args + ["--checkpoint-dir", ck, "--checkpoint-every", "2", "--keep-checkpoints", "1000",
+                                             "--save-model", model])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: model)), reference.model)
+        let names = try FileManager.default.contentsOfDirectory(atPath: ck).sorted()
+        XCTAssertGreaterThan(names.count, 2)
+        for name in [names[1], names.last!] {
+            try? FileManager.default.removeItem(atPath: model)
+            let r = try FocalRun.run(args + ["--resume", ck + "/" + name, "--save-model", model, "--simulate-ranks", "2"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: model)), reference.model, "resumed from \(name)")
+            XCTAssertEqual(r.stdout.split(separator: "\n").first { $0.hasPrefix("Early stopping") },
+                           first.stdout.split(separator: "\n").first { $0.hasPrefix("Early stopping") })
+        }
+    }
+
     func testFirstLineSaysScalingAndPredictAppliesIt() throws {
         let dir = try FocalRun.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -60,6 +90,9 @@ final class RealDataEndToEndTests: XCTestCase {
             (["--train-data", x, "--train-labels", y, "--val-data", x], 2, "--val-data"),
             (["--val-data", x, "--val-labels", y], 2, "--val-data"),
             (["--train-data", x, "--train-labels", y, "--val-seed", "3"], 2, "--val-seed"),
+            (["--train-data", x, "--train-labels", y, "--early-stopping", "3"], 2, "--early-stopping"),
+            (["--train-data", x, "--train-labels", y, "--val-fraction", "0.2", "--early-stopping", "0"], 2, "--early-stopping"),
+            (["--train-data", x, "--train-labels", y, "--monitor", "loss"], 2, "--monitor"),
         ]
         for (args, status, phrase) in cases {
             let r = try FocalRun.run(args + ["--save-model", out, "--epochs", "1"])

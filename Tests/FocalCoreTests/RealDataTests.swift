@@ -7,6 +7,8 @@ import Collectives
 import FocalCore
 import FocalData
 import FocalFormats
+import FocalReport
+import FocalRun
 
 /// Rows held in memory as a data source (train part only).
 struct ArraySource: DataSource {
@@ -122,5 +124,31 @@ final class ValidationSplitTests: XCTestCase {
         let r = try view.rows(train: [1..<4], test: [0..<2])
         XCTAssertEqual(r.train.x, [2, 3, 7])
         XCTAssertEqual(r.test.x, [0, 9])
+    }
+}
+
+final class EarlyStoppingRuleTests: XCTestCase {
+    func testPatienceAndMinDeltaAsKeras() {
+        let c = EarlyStoppingConfig(patience: 2, monitor: .loss, minDelta: 0.1)
+        var s = EarlyStoppingState()
+        XCTAssertTrue(s.observe(1.0, epoch: 0, config: c))
+        XCTAssertFalse(s.observe(0.95, epoch: 1, config: c), "0.05 is not more than min delta 0.1")
+        XCTAssertFalse(s.shouldStop(c))
+        XCTAssertTrue(s.observe(0.85, epoch: 2, config: c))
+        XCTAssertEqual(s.bestEpoch, 2)
+        XCTAssertFalse(s.observe(.nan, epoch: 3, config: c))
+        XCTAssertFalse(s.observe(0.80, epoch: 4, config: c))
+        XCTAssertTrue(s.shouldStop(c))
+        XCTAssertEqual(s.bestScore, 0.85)
+        let up = EarlyStoppingConfig(patience: 1, monitor: .balancedAccuracy)
+        var t = EarlyStoppingState()
+        t.observe(0.5, epoch: 0, config: up)
+        XCTAssertFalse(t.observe(0.5, epoch: 1, config: up), "equal is no improvement")
+        XCTAssertTrue(t.shouldStop(up))
+    }
+
+    func testMinorityClass() {
+        XCTAssertEqual(minorityClass([10, 3]), 1)
+        XCTAssertEqual(minorityClass([3, 3]), 0)
     }
 }

@@ -152,3 +152,64 @@ final class EarlyStoppingRuleTests: XCTestCase {
         XCTAssertEqual(minorityClass([3, 3]), 0)
     }
 }
+
+final class ThresholdAndCalibrationTests: XCTestCase {
+    func testThresholdsMatchScikitLearnFixture() throws {
+        let fixture = try realDataFixture("thresholds.json")
+        guard case .object(let cases)? = fixture["cases"] else { return XCTFail("no cases") }
+        XCTAssertGreaterThanOrEqual(cases.count, 5)
+        var checked = 0
+        for (name, c) in cases {
+            let p1 = try XCTUnwrap(c["p1"]?.doubles), y = try XCTUnwrap(c["y"]?.doubles).map { Int32($0) }
+            guard case .object(let choices)? = c["choices"] else { return XCTFail("\(name): no choices") }
+            for (rule, expected) in choices {
+                let objective = try XCTUnwrap(ThresholdObjective(rule), rule)
+                let got = chooseThreshold(p1: p1, labels: y, objective: objective)
+                if expected["threshold"]?.double == nil {
+                    XCTAssertNil(got, "\(name) \(rule)")
+                    continue
+                }
+                let point = try XCTUnwrap(got, "\(name) \(rule)")
+                XCTAssertEqual(point.threshold, expected["threshold"]?.double, "\(name) \(rule)")
+                XCTAssertEqual(Double(point.tp), expected["tp"]?.double, "\(name) \(rule)")
+                XCTAssertEqual(Double(point.fp), expected["fp"]?.double, "\(name) \(rule)")
+                XCTAssertEqual(point.precision, try XCTUnwrap(expected["precision"]?.double), accuracy: 1e-15)
+                XCTAssertEqual(point.recall, try XCTUnwrap(expected["recall"]?.double), accuracy: 1e-15)
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThanOrEqual(checked, 20)
+    }
+
+    func testTemperatureAndFiguresMatchSciPyAndScikitLearn() throws {
+        let fixture = try realDataFixture("calibration.json")
+        guard case .object(let cases)? = fixture["cases"] else { return XCTFail("no cases") }
+        for (name, c) in cases {
+            let rows = try XCTUnwrap(c["logits"]?.array).map { try XCTUnwrap($0.doubles) }
+            let k = rows[0].count, z = rows.flatMap { $0 }
+            let y = try XCTUnwrap(c["y"]?.doubles).map { Int32($0) }
+            let t = fitTemperature(logits: z, labels: y, classes: k)
+            let root = try XCTUnwrap(c["temperature_gradient_root"]?.double)
+            let scipy = try XCTUnwrap(c["temperature"]?.double)
+            XCTAssertEqual(t, root, accuracy: 1e-9 * root, "\(name): T against the root of dNLL/dT")
+            XCTAssertEqual(t, scipy, accuracy: 1e-6 * scipy, "\(name): T against minimize_scalar")
+            XCTAssertEqual(temperatureNLL(logits: z, labels: y, classes: k, temperature: scipy),
+                           try XCTUnwrap(c["nll_at_T"]?.double), accuracy: 1e-12)
+            for (key, temperature) in [("before", 1.0), ("after", scipy)] {
+                let p = softmax64(logits: z, classes: k, temperature: temperature)
+                let f = CalibrationFigures(probabilities: p, labels: y, classes: k)
+                let e = try XCTUnwrap(c[key])
+                XCTAssertEqual(f.logLoss, try XCTUnwrap(e["log_loss"]?.double), accuracy: 1e-12, "\(name) \(key)")
+                XCTAssertEqual(f.brier, try XCTUnwrap(e["brier"]?.double), accuracy: 1e-12, "\(name) \(key)")
+                XCTAssertEqual(f.ece, try XCTUnwrap(e["ece"]?.double), accuracy: 1e-12, "\(name) \(key)")
+                if k == 2, let curve = c["calibration_curve_\(key)"] {
+                    let got = CalibrationCurve(labels: y, p1: (0..<y.count).map { p[$0 * 2 + 1] })
+                    let pt = try XCTUnwrap(curve["prob_true"]?.doubles), pp = try XCTUnwrap(curve["prob_pred"]?.doubles)
+                    XCTAssertEqual(got.probTrue.count, pt.count, "\(name) \(key) bins")
+                    for (a, b) in zip(got.probTrue, pt) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+                    for (a, b) in zip(got.probPred, pp) { XCTAssertEqual(a, b, accuracy: 1e-12) }
+                }
+            }
+        }
+    }
+}

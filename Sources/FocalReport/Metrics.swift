@@ -103,6 +103,16 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     }
 }
 
+/// The part of a "calibration" record the plots read: the split, T and, for two classes, the
+/// reliability curves (`calibration_curve(y, p1, n_bins=15, strategy="uniform")`) before and after.
+public struct CalibrationRecord: Decodable, Sendable, Equatable {
+    public var split: String
+    public var temperature: Double
+    public var curveBefore: CalibrationCurve?
+    public var curveAfter: CalibrationCurve?
+    enum CodingKeys: String, CodingKey { case split, temperature, curveBefore = "curve_before", curveAfter = "curve_after" }
+}
+
 /// The part of the "config" record the report layer reads (class counts and the model), from
 /// any version's config record.
 public struct ConfigSummary: Decodable, Sendable, Equatable {
@@ -121,6 +131,8 @@ public struct MetricsFile: Sendable, Equatable {
     public var evals: [EvalMetrics] = []
     /// The last config record's summary, if any.
     public var config: ConfigSummary?
+    /// "calibration" records (`--calibrate`), in file order.
+    public var calibrations: [CalibrationRecord] = []
 
     public init(epochs: [EpochMetrics] = [], evals: [EvalMetrics] = [], config: ConfigSummary? = nil) {
         self.epochs = epochs
@@ -156,6 +168,7 @@ public struct MetricsFile: Sendable, Equatable {
             case "epoch": epochs.append(try decoder.decode(EpochMetrics.self, from: value))
             case "eval": evals.append(try decoder.decode(EvalMetrics.self, from: value))
             case "config": config = try decoder.decode(ConfigSummary.self, from: value)
+            case "calibration": calibrations.append(try decoder.decode(CalibrationRecord.self, from: value))
             default: return
             }
         } catch let e as DecodingError {

@@ -59,6 +59,17 @@ public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
                               series: series, yRange: 0...1)
         out.append(PlotFile(name: "recall.svg", svg: chart.svg()))
     }
+    // The reliability diagram (two classes): the test split's curves when the run had test rows,
+    // else the validation split's.
+    let calibration = metrics.calibrations.last { $0.split == "test" } ?? metrics.calibrations.last
+    if let c = calibration, let before = c.curveBefore, let after = c.curveAfter {
+        func points(_ curve: CalibrationCurve) -> [(x: Double, y: Double)] { zip(curve.probPred, curve.probTrue).map { (x: $0, y: $1) } }
+        let chart = LineChart(title: "Reliability (\(c.split == "test" ? "test" : "validation"), 15 bins, T = \(formatFixed(c.temperature, digits: 4)))",
+                              xLabel: "mean predicted p1", yLabel: "fraction of class 1",
+                              series: [("perfect", [(x: 0, y: 0), (x: 1, y: 1)]), ("before", points(before)), ("after", points(after))],
+                              yRange: 0...1)
+        out.append(PlotFile(name: "reliability.svg", svg: chart.svg()))
+    }
     return out
 }
 

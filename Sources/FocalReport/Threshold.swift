@@ -39,6 +39,13 @@ public enum ThresholdObjective: Sendable, Equatable, CustomStringConvertible {
 public struct OperatingPoint: Sendable, Equatable {
     public var threshold: Double
     public var tp: Int64, fp: Int64, tn: Int64, fn: Int64
+    public init(threshold: Double, tp: Int64, fp: Int64, tn: Int64, fn: Int64) {
+        self.threshold = threshold
+        self.tp = tp
+        self.fp = fp
+        self.tn = tn
+        self.fn = fn
+    }
     public var precision: Double { Double(tp) / Double(max(1, tp + fp)) }
     public var recall: Double { Double(tp) / Double(max(1, tp + fn)) }
     public var f1: Double { Double(2 * tp) / Double(max(1, 2 * tp + fp + fn)) }

@@ -5,6 +5,7 @@ import Collectives
 import FocalCore
 import FocalData
 import FocalFormats
+import FocalReport
 
 /// `--standardize`.
 public enum StandardizeMode: String, CaseIterable, Sendable {
@@ -26,6 +27,10 @@ public struct RealDataConfig: Sendable, Equatable {
     public var validation: ValidationInput?
     /// `--early-stopping`, `--monitor`, `--min-delta`.
     public var earlyStopping: EarlyStoppingConfig?
+    /// `--calibrate temperature`.
+    public var calibrateTemperature = false
+    /// `--tune-threshold` (binary problems only).
+    public var tuneThreshold: ThresholdObjective?
     public init() {}
 
     /// Whether this run standardizes its features.
@@ -102,6 +107,13 @@ func loadRunData<T: TrainScalar>(config: RunConfig, source: DataSource, comm: Co
         try comm.agree { if v.globalTestRows == 0 { throw DataError("the validation set is empty") } }
         valData = v
     }
+    if config.realData.tuneThreshold != nil {
+        try comm.agree {
+            if data.classes != 2 {
+                throw DataError("--tune-threshold: the data has \(data.classes) classes; a decision threshold is for two classes")
+            }
+        }
+    }
     return RunData(data: data, validation: valData, standardization: standardization)
 }
 
@@ -119,10 +131,14 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
     public var monitor: String?
     public var minDelta: Double?
     public var evalEvery: Int?
+    /// `--calibrate` and `--tune-threshold` (they change the model file).
+    public var calibrate: String?
+    public var tuneThreshold: String?
 
     enum CodingKeys: String, CodingKey {
         case standardize, valFraction = "val_fraction", valSeed = "val_seed", valData = "val_data", valLabels = "val_labels"
         case earlyStopping = "early_stopping", monitor, minDelta = "min_delta", evalEvery = "eval_every"
+        case calibrate, tuneThreshold = "tune_threshold"
     }
 
     public init() {}
@@ -145,6 +161,8 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
             minDelta = e.minDelta
             evalEvery = config.train.evalEvery
         }
+        if r.calibrateTemperature { calibrate = "temperature" }
+        tuneThreshold = r.tuneThreshold?.description
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -158,6 +176,8 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
         if let monitor { try c.encode(monitor, forKey: .monitor) }
         if let minDelta { try c.encode(minDelta, forKey: .minDelta) }
         if let evalEvery { try c.encode(evalEvery, forKey: .evalEvery) }
+        if let calibrate { try c.encode(calibrate, forKey: .calibrate) }
+        if let tuneThreshold { try c.encode(tuneThreshold, forKey: .tuneThreshold) }
     }
 
     public init(from decoder: Decoder) throws {
@@ -171,5 +191,7 @@ public struct RealDataDescription: Codable, Sendable, Equatable {
         monitor = try c.decodeIfPresent(String.self, forKey: .monitor)
         minDelta = try c.decodeIfPresent(Double.self, forKey: .minDelta)
         evalEvery = try c.decodeIfPresent(Int.self, forKey: .evalEvery)
+        calibrate = try c.decodeIfPresent(String.self, forKey: .calibrate)
+        tuneThreshold = try c.decodeIfPresent(String.self, forKey: .tuneThreshold)
     }
 }

@@ -44,6 +44,8 @@ public final class TrainingRun<T: TrainScalar> {
     var stopping = EarlyStoppingState()
     var bestParams: [T]?
     var stoppedEpoch: Int?
+    /// `--calibrate` and `--tune-threshold`'s choices (stored in the model file).
+    var decision = DecisionRule()
 
     public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping () -> Bool) {
         self.config = config
@@ -79,6 +81,7 @@ public final class TrainingRun<T: TrainScalar> {
         let seconds = try train(trainer, from: position, shape: shape, description: description, identity: identity,
                                 alpha: alpha, data: data)
         try finishEarlyStopping(trainer)
+        try calibrateAndTune(trainer, shape: shape)
         try evaluate(trainer, data: data, shape: shape)
         let trained = max(0, (stoppedEpoch.map { $0 + 1 } ?? config.train.epochs) - position.epoch)
         let ranks = comm.size
@@ -259,6 +262,7 @@ public final class TrainingRun<T: TrainScalar> {
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
+        try evaluateDecisionRule(trainer, data: data, shape: shape)
         let epoch = bestParams != nil ? stopping.bestEpoch : config.train.epochs - 1
         records.append(report.json(epoch: epoch, ranking: ranking, split: "test"))
     }
@@ -278,7 +282,7 @@ public final class TrainingRun<T: TrainScalar> {
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
             if final, let path = config.saveModel {
-                try ModelFile.encode(params, shape: shape, extraMetadata: standardization?.metadata ?? [:]).write(path: path)
+                try ModelFile.encode(params, shape: shape, extraMetadata: (standardization?.metadata ?? [:]).merging(decision.metadata) { a, _ in a }).write(path: path)
             }
         }
     }

@@ -2,6 +2,7 @@
 // split — validated into `RealDataConfig` (every error names its option).
 import ArgumentParser
 import FocalData
+import FocalReport
 import FocalRun
 
 extension StandardizeMode: ExpressibleByArgument {}
@@ -24,6 +25,10 @@ struct RealDataOptions: ParsableArguments {
     var monitor: MonitorMetric?
     @Option(parsing: .unconditional, help: "Smallest change of the monitored value that counts as an improvement (absolute, as Keras and Lightning).")
     var minDelta: Double?
+    @Option(help: ArgumentHelp("Choose the decision threshold on the validation split (two classes): f1, balanced-accuracy, recall-at-precision=P, precision-at-recall=R; class 1 if p1 >= t; stored in the model, applied by predict.", valueName: "RULE"))
+    var tuneThreshold: String?
+    @Option(help: ArgumentHelp("Calibrate the probabilities on the validation split: temperature (one T > 0 minimising the validation NLL of softmax(logits / T)); stored in the model, applied by evaluation and predict.", valueName: "temperature"))
+    var calibrate: String?
 
     /// The validated settings; `splitSeed` is --split-seed (the default of --val-seed).
     func config(input: DataInput, splitSeed: Int64) throws -> RealDataConfig {
@@ -61,6 +66,22 @@ struct RealDataOptions: ParsableArguments {
             r.earlyStopping = EarlyStoppingConfig(patience: p, monitor: monitor ?? .loss, minDelta: d)
         } else if monitor != nil || minDelta != nil {
             throw ValidationError("--monitor and --min-delta need --early-stopping")
+        }
+        if let t = tuneThreshold {
+            guard let objective = ThresholdObjective(t) else {
+                throw ValidationError("--tune-threshold: '\(t)' must be f1, balanced-accuracy, recall-at-precision=P or precision-at-recall=R with P, R in (0, 1]")
+            }
+            guard r.validation != nil else {
+                throw ValidationError("--tune-threshold needs validation data (--val-fraction or --val-data)")
+            }
+            r.tuneThreshold = objective
+        }
+        if let c = calibrate {
+            guard c == "temperature" else { throw ValidationError("--calibrate: '\(c)' must be temperature") }
+            guard r.validation != nil else {
+                throw ValidationError("--calibrate needs validation data (--val-fraction or --val-data)")
+            }
+            r.calibrateTemperature = true
         }
         return r
     }

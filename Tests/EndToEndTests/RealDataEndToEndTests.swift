@@ -55,6 +55,40 @@ final class RealDataEndToEndTests: XCTestCase {
         }
     }
 
+    func testCalibrationAndThresholdIdenticalForAnyRanksAndAppliedByPredict() throws {
+        let x = Self.data.appendingPathComponent("X.npy").path, y = Self.data.appendingPathComponent("y.npy").path
+        let args = trainArgs + ["--test-data", x, "--test-labels", y, "--calibrate", "temperature",
+                                "--tune-threshold", "balanced-accuracy"]
+        let reference = try FocalRun.fingerprint(args)
+        for kind in ["calibration", "threshold"] {
+            XCTAssertEqual(reference.metrics.filter { $0.contains(#""type":"\#(kind)""#) }.count, 2, "\(kind) on val and test")
+        }
+        XCTAssertEqual(try FocalRun.fingerprint(args, simulate: 3), reference, "--simulate-ranks 3")
+        XCTAssertEqual(try FocalRun.fingerprint(args, ranks: 2), reference, "mpirun -n 2")
+
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = dir.appendingPathComponent("m.safetensors").path, out = dir.appendingPathComponent("p.npy").path
+        let run = try FocalRun.run(args + ["--save-model", model])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let tuned = try XCTUnwrap(run.stdout.components(separatedBy: "Tuned operating point").last)
+        let p = try FocalRun.run(["predict", "--model", model, "--data", x, "--labels", y, "--out", out])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        func firstEvalLine(_ text: String) -> String? { text.split(separator: "\n").first { $0.hasPrefix("Held-out evaluation") }.map(String.init) }
+        XCTAssertNotNil(firstEvalLine(tuned))
+        XCTAssertEqual(firstEvalLine(p.stdout), firstEvalLine(tuned), "predict applies the stored threshold")
+        // --threshold overrides it: 1.0 puts (almost) every row in class 0, so the evaluation changes.
+        let o = try FocalRun.run(["predict", "--model", model, "--data", x, "--labels", y, "--out", out, "--threshold", "1"])
+        XCTAssertEqual(o.status, 0, o.stderr)
+        XCTAssertNotEqual(firstEvalLine(o.stdout), firstEvalLine(tuned))
+        // Calibrated probabilities: every row sums to 1 and differs from the uncalibrated softmax.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        let probs = bytes.subdata(in: (10 + headerLength)..<bytes.count).withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+        XCTAssertEqual(probs.count, 569 * 2)
+        XCTAssertEqual(probs[0] + probs[1], 1, accuracy: 1e-12)
+    }
+
     func testFirstLineSaysScalingAndPredictAppliesIt() throws {
         let dir = try FocalRun.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -84,6 +118,7 @@ final class RealDataEndToEndTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let x = Self.data.appendingPathComponent("X.npy").path, y = Self.data.appendingPathComponent("y.npy").path
         let out = dir.appendingPathComponent("m.safetensors").path
+        func wine(_ name: String) -> String { Self.data.deletingLastPathComponent().appendingPathComponent("wine_imb/\(name)").path }
         let cases: [([String], Int32, String)] = [
             (["--train-data", x, "--train-labels", y, "--val-fraction", "0.001"], 3, "--val-fraction"),
             (["--train-data", x, "--train-labels", y, "--val-fraction", "1.5"], 2, "--val-fraction"),
@@ -93,6 +128,12 @@ final class RealDataEndToEndTests: XCTestCase {
             (["--train-data", x, "--train-labels", y, "--early-stopping", "3"], 2, "--early-stopping"),
             (["--train-data", x, "--train-labels", y, "--val-fraction", "0.2", "--early-stopping", "0"], 2, "--early-stopping"),
             (["--train-data", x, "--train-labels", y, "--monitor", "loss"], 2, "--monitor"),
+            (["--train-data", x, "--train-labels", y, "--tune-threshold", "f1"], 2, "--tune-threshold"),
+            (["--train-data", x, "--train-labels", y, "--calibrate", "temperature"], 2, "--calibrate"),
+            (["--train-data", x, "--train-labels", y, "--val-fraction", "0.2", "--calibrate", "platt"], 2, "--calibrate"),
+            (["--train-data", x, "--train-labels", y, "--val-fraction", "0.2", "--tune-threshold", "recall"], 2, "--tune-threshold"),
+            (["--train-data", wine("X.npy"), "--train-labels", wine("y.npy"), "--val-fraction", "0.3", "--tune-threshold", "f1"],
+             3, "--tune-threshold"),
         ]
         for (args, status, phrase) in cases {
             let r = try FocalRun.run(args + ["--save-model", out, "--epochs", "1"])
@@ -102,5 +143,15 @@ final class RealDataEndToEndTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(phrase), "\(args): \(r.stderr)")
             XCTAssertFalse(FileManager.default.fileExists(atPath: out), "\(args): output written")
         }
+        // predict with a model whose standardization (30 features) does not fit the data (64).
+        let model = dir.appendingPathComponent("model.safetensors").path
+        XCTAssertEqual(try FocalRun.run(["--train-data", x, "--train-labels", y, "--epochs", "1", "--save-model", model]).status, 0)
+        let digits = Self.data.deletingLastPathComponent().appendingPathComponent("digits9/X.npy").path
+        let pout = dir.appendingPathComponent("p.npy").path
+        let r = try FocalRun.run(["predict", "--model", model, "--data", digits, "--out", pout])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("digits9/X.npy") && r.stderr.contains("64 features"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: pout))
     }
 }

@@ -2,8 +2,10 @@
 // back through the same types (FocalFormats' Codable bridge, writer and strict parser): a Double
 // as its shortest round-trip decimal, a non-finite number as `null` (read back as NaN).
 //
-// A file holds, in order: "epoch" records (logged epochs), "eval" records (held-out evaluations;
-// the last one, at the end of training, also carries ranking metrics), and one "config" record
+// A file holds, in order: "epoch" records (logged epochs), "eval" records (evaluations of the
+// validation split, "split":"val", or of the test split, "split":"test"; the last test one also
+// carries ranking metrics), with the real-data options "early_stopping", "calibration" and
+// "threshold" records (FocalRun writes them; README's metrics section lists their keys), and one "config" record
 // (written by FocalRun's `ConfigRecord`; this layer reads only the part the plots need).
 import FocalCore
 import FocalData

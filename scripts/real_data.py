@@ -82,6 +82,16 @@ def load_json(path):
         return json.load(f)
 
 
+def command_line():
+    """This run's command, with paths made machine-independent (a build product as `.build/...`)."""
+    out = ["scripts/real_data.py"]
+    for a in sys.argv[1:]:
+        if os.path.isabs(a):
+            a = a[a.index(".build/"):] if ".build/" in a else (os.path.relpath(a, ROOT) if a.startswith(ROOT) else os.path.basename(a))
+        out.append(shlex.quote(a))
+    return " ".join(out)
+
+
 def machine_load():
     """The 1-minute load average and the number of CPUs, for the report."""
     return {"loadavg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
@@ -230,7 +240,7 @@ def baseline_probs(method, Xtr, ytr, Xte, classes):
 def cmd_baselines(args):
     import sklearn
     start, t0 = machine_load(), time.time()
-    res = {"command": " ".join(["scripts/real_data.py"] + sys.argv[1:]), "sklearn": sklearn.__version__,
+    res = {"command": command_line(), "sklearn": sklearn.__version__,
            "methods": {m: METHOD_NAMES[m] for m in BASELINES}, "per_split": {}, "mean": {}}
     try:
         import torch
@@ -264,14 +274,22 @@ def binary_options(binary):
 
 
 def prepare_recipe(binary, recipe):
-    """Splits the recipe into options; says whether standardization must be done by hand."""
-    opts = shlex.split(recipe)
+    """Splits the recipe into (options for every set, extra options for two-class sets) and says
+    whether standardization must be done by hand (when the recipe has no --standardize).
+    Syntax: "OPTIONS [binary] OPTIONS" -- what follows [binary] is used only on two-class problems
+    (focal-ddp refuses --tune-threshold on multiclass ones)."""
+    common, _, binary_only = recipe.partition("[binary]")
+    opts, extra = shlex.split(common), shlex.split(binary_only)
     known = binary_options(binary)
-    missing = [o for o in opts if o.startswith("--") and o not in known]
+    missing = [o for o in opts + extra if o.startswith("--") and o not in known]
     if missing:
         sys.exit(f"real_data.py: this focal-ddp binary lacks {' '.join(missing)}")
-    by_hand = "--standardize" not in opts
-    return opts, by_hand
+    by_hand = "--standardize" not in opts + extra
+    return (opts, extra), by_hand
+
+
+class FocalFailure(Exception):
+    pass
 
 
 def run_focal(binary, opts, by_hand, Xtr, ytr, Xte, yte, work):
@@ -289,14 +307,16 @@ def run_focal(binary, opts, by_hand, Xtr, ytr, Xte, yte, work):
             os.remove(f)
     train = [binary, "--train-data", paths["Xtr"], "--train-labels", paths["ytr"], "--test-data", paths["Xte"],
              "--test-labels", paths["yte"], "--classes", str(int(max(ytr.max(), yte.max()) + 1)),
-             "--metrics-out", jsonl, "--save-model", model, "--quiet"] + opts
+             "--metrics-out", jsonl, "--save-model", model, "--quiet"] + opts[0]
+    if int(max(ytr.max(), yte.max())) == 1:
+        train += opts[1]
     r = subprocess.run(train, capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit(f"real_data.py: focal-ddp failed ({r.returncode}): {' '.join(train)}\n{r.stderr}")
+        raise FocalFailure(f"focal-ddp failed ({r.returncode}): {r.stderr.strip()[-300:]}")
     r = subprocess.run([binary, "predict", "--model", model, "--data", paths["Xte"], "--out", probs],
                        capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit(f"real_data.py: focal-ddp predict failed ({r.returncode})\n{r.stderr}")
+        raise FocalFailure(f"focal-ddp predict failed ({r.returncode}): {r.stderr.strip()[-300:]}")
     P = np.load(probs)
     pred = np.load(probs[:-4] + "_class.npy")
     evals = [json.loads(line) for line in open(jsonl) if '"type":"eval"' in line.replace(" ", "")]
@@ -306,14 +326,17 @@ def run_focal(binary, opts, by_hand, Xtr, ytr, Xte, yte, work):
 def cmd_focal(args):
     opts, by_hand = prepare_recipe(args.focal_ddp, args.recipe)
     start, t0 = machine_load(), time.time()
-    res = {"command": " ".join(["scripts/real_data.py"] + sys.argv[1:]), "recipe": args.recipe,
+    res = {"command": command_line(), "recipe": args.recipe,
            "standardized_by_hand": by_hand, "per_split": {}, "mean": {}}
     with tempfile.TemporaryDirectory() as work:
         for name in DATASETS:
             rows = []
             for s in range(N_SPLITS):
                 Xtr, ytr, Xte, yte = split_data(args.out, name, s)
-                P, pred, ev = run_focal(args.focal_ddp, opts, by_hand, Xtr, ytr, Xte, yte, work)
+                try:
+                    P, pred, ev = run_focal(args.focal_ddp, opts, by_hand, Xtr, ytr, Xte, yte, work)
+                except FocalFailure as e:
+                    sys.exit(f"real_data.py: {name} split {s}: {e}")
                 m = metrics(yte, P, pred)
                 m["cli_balanced_accuracy"] = ev.get("balanced_accuracy")
                 rows.append(m)
@@ -333,7 +356,7 @@ def cmd_select(args):
     from sklearn.model_selection import train_test_split
     candidates = [c for c in args.candidates.split(";") if c.strip()]
     start, t0 = machine_load(), time.time()
-    res = {"command": " ".join(["scripts/real_data.py"] + sys.argv[1:]), "candidates": {}}
+    res = {"command": command_line(), "candidates": {}}
     with tempfile.TemporaryDirectory() as work:
         for cand in candidates:
             opts, by_hand = prepare_recipe(args.focal_ddp, cand)
@@ -343,13 +366,20 @@ def cmd_select(args):
                 for s in range(args.inner):
                     Xtr, ytr, _, _ = split_data(args.out, name, s)
                     a, b, ya, yb = train_test_split(Xtr, ytr, test_size=0.25, stratify=ytr, random_state=1000 + s)
-                    P, pred, _ = run_focal(args.focal_ddp, opts, by_hand, a, ya, b, yb, work)
-                    scores[name].append(metrics(yb, P, pred)["balanced_accuracy"])
+                    try:
+                        P, pred, _ = run_focal(args.focal_ddp, opts, by_hand, a, ya, b, yb, work)
+                        scores[name].append(metrics(yb, P, pred)["balanced_accuracy"])
+                    except FocalFailure as e:     # a recipe that fails anywhere cannot be chosen
+                        print(f"  {name} inner split {s}: {e}", flush=True)
+                        scores[name].append(float("-inf"))
             mean = float(np.mean([v for l in scores.values() for v in l]))
-            res["candidates"][cand] = {"mean_val_balanced_accuracy": mean, "per_set": {k: float(np.mean(v)) for k, v in scores.items()},
+            mean = mean if math.isfinite(mean) else None
+            res["candidates"][cand] = {"mean_val_balanced_accuracy": mean,
+                                       "per_set": {k: (float(np.mean(v)) if np.all(np.isfinite(v)) else None) for k, v in scores.items()},
                                        "standardized_by_hand": by_hand}
-            print(f"{mean:.4f}  {cand}  " + json.dumps(res["candidates"][cand]["per_set"]), flush=True)
-    best = max(candidates, key=lambda c: (res["candidates"][c]["mean_val_balanced_accuracy"], -candidates.index(c)))
+            print(f"{mean}  {cand}  " + json.dumps(res["candidates"][cand]["per_set"]), flush=True)
+    ok = [c for c in candidates if res["candidates"][c]["mean_val_balanced_accuracy"] is not None]
+    best = max(ok, key=lambda c: (res["candidates"][c]["mean_val_balanced_accuracy"], -candidates.index(c)))
     res["chosen"] = best
     res["machine"] = {"start": start, "end": machine_load(), "wall_s": round(time.time() - t0, 1)}
     dump_json(os.path.join(args.out, "results", f"select_{args.tag}.json"), res)
@@ -366,20 +396,39 @@ def t_interval(d):
 
 
 def cmd_report(args):
-    base = load_json(os.path.join(args.out, "results", "baselines.json"))
-    focal = load_json(os.path.join(args.out, "results", f"focal_{args.tag}.json"))
-    lines = [f"Baselines: `{base['command']}` (wall {base['machine']['wall_s']} s, load "
-             f"{base['machine']['start']['loadavg_1m']} -> {base['machine']['end']['loadavg_1m']} on {base['machine']['start']['cpus']} CPUs)",
-             f"focal-ddp: `{focal['command']}` (wall {focal['machine']['wall_s']} s, load "
-             f"{focal['machine']['start']['loadavg_1m']} -> {focal['machine']['end']['loadavg_1m']}); recipe `{focal['recipe']}`"
-             + (", features standardized by hand (StandardScaler on the training part)" if focal["standardized_by_hand"] else ""), ""]
+    """Markdown tables: the selection on validation data, the test means per method, and the paired
+    difference of the recipe to the best baseline (per metric, the baseline with the best mean)."""
+    res = os.path.join(args.out, "results")
+    base = load_json(os.path.join(res, "baselines.json"))
+    focal = load_json(os.path.join(res, f"focal_{args.tag}.json"))
+    others = {t: load_json(os.path.join(res, f"focal_{t}.json")) for t in args.also}
+
+    def run_line(label, r):
+        m = r["machine"]
+        return (f"- {label}: `{r['command']}` — wall {m['wall_s']} s, 1-minute load {m['start']['loadavg_1m']} at the "
+                f"start and {m['end']['loadavg_1m']} at the end on {m['start']['cpus']} CPUs")
+    lines = [run_line("baselines", base), run_line(f"focal-ddp `{args.tag}`", focal)]
+    lines += [run_line(f"focal-ddp `{t}`", r) for t, r in others.items()]
+    sel_path = os.path.join(res, f"select_{args.tag}.json")
+    if os.path.exists(sel_path):
+        sel = load_json(sel_path)
+        lines += [run_line("selection", sel), "", "Selection (balanced accuracy on inner validation splits of the training parts):", "",
+                  "| candidate | mean | " + " | ".join(DATASETS) + " |", "|---|---|" + "---|" * len(DATASETS)]
+        for c, v in sel["candidates"].items():
+            mean = "failed" if v["mean_val_balanced_accuracy"] is None else f"{v['mean_val_balanced_accuracy']:.4f}"
+            lines.append(f"| `{c}`{' **(chosen)**' if c == sel['chosen'] else ''} | {mean} | "
+                         + " | ".join("failed" if v["per_set"][d] is None else f"{v['per_set'][d]:.4f}" for d in DATASETS) + " |")
+    lines.append("")
+    flags = []
     for name in DATASETS:
         lines.append(f"#### {name}\n")
         lines.append("| method | " + " | ".join(METRICS) + " |")
         lines.append("|---|" + "---|" * len(METRICS))
         for m in BASELINES:
             lines.append(f"| {m} | " + " | ".join(f"{base['mean'][name][m][k]:.4f}" for k in METRICS) + " |")
-        lines.append("| focal_ddp | " + " | ".join(f"{focal['mean'][name][k]:.4f}" for k in METRICS) + " |")
+        for t, r in others.items():
+            lines.append(f"| focal-ddp `{t}` | " + " | ".join(f"{r['mean'][name][k]:.4f}" for k in METRICS) + " |")
+        lines.append(f"| **focal-ddp `{args.tag}`** | " + " | ".join(f"{focal['mean'][name][k]:.4f}" for k in METRICS) + " |")
         cells = []
         for k in METRICS:
             pick = min if k in LOWER_IS_BETTER else max
@@ -387,10 +436,13 @@ def cmd_report(args):
             d = [f[k] - b[k] for f, b in zip(focal["per_split"][name], base["per_split"][name][best])]
             mu, lo, hi = t_interval(d)
             cells.append(f"{mu:+.4f} [{lo:+.4f}, {hi:+.4f}] vs {best}")
-        lines.append("| focal_ddp − best baseline (95 % t-interval, 20 paired splits) | " + " | ".join(cells) + " |")
+            if k == "balanced_accuracy" and mu < -0.01 and hi < 0:
+                flags.append(f"{name}: balanced accuracy {mu:+.4f} [{lo:+.4f}, {hi:+.4f}] against {best}")
+        lines.append(f"| `{args.tag}` − best baseline, mean [95 % t-interval] over 20 paired splits | " + " | ".join(cells) + " |")
         lines.append("")
-    text = "\n".join(lines)
-    print(text)
+    lines.append("Where the recipe misses the goal (balanced accuracy more than 0.01 below the best baseline, interval excluding 0): "
+                 + ("; ".join(flags) if flags else "nowhere."))
+    print("\n".join(lines))
 
 
 # MARK: - Reference fixtures for the Swift tests
@@ -595,6 +647,7 @@ def main():
             p.add_argument("--tag", default="recipe", help="name of the results file")
         if name == "report":
             p.add_argument("--tag", default="recipe")
+            p.add_argument("--also", action="append", default=[], help="more focal-ddp result tags to list (means only)")
         if name == "focal":
             p.add_argument("--recipe", required=True, help="focal-ddp options, one string")
         if name == "select":

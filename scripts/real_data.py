@@ -409,10 +409,10 @@ def cmd_report(args):
                 f"start and {m['end']['loadavg_1m']} at the end on {m['start']['cpus']} CPUs")
     lines = [run_line("baselines", base), run_line(f"focal-ddp `{args.tag}`", focal)]
     lines += [run_line(f"focal-ddp `{t}`", r) for t, r in others.items()]
-    sel_path = os.path.join(res, f"select_{args.tag}.json")
-    if os.path.exists(sel_path):
-        sel = load_json(sel_path)
-        lines += [run_line("selection", sel), "", "Selection (balanced accuracy on inner validation splits of the training parts):", "",
+    for stag in args.select:
+        sel = load_json(os.path.join(res, f"select_{stag}.json"))
+        lines += ["", run_line(f"selection `{stag}`", sel), "",
+                  f"Selection `{stag}` (mean balanced accuracy on inner validation splits of the training parts):", "",
                   "| candidate | mean | " + " | ".join(DATASETS) + " |", "|---|---|" + "---|" * len(DATASETS)]
         for c, v in sel["candidates"].items():
             mean = "failed" if v["mean_val_balanced_accuracy"] is None else f"{v['mean_val_balanced_accuracy']:.4f}"
@@ -439,6 +439,11 @@ def cmd_report(args):
             if k == "balanced_accuracy" and mu < -0.01 and hi < 0:
                 flags.append(f"{name}: balanced accuracy {mu:+.4f} [{lo:+.4f}, {hi:+.4f}] against {best}")
         lines.append(f"| `{args.tag}` − best baseline, mean [95 % t-interval] over 20 paired splits | " + " | ".join(cells) + " |")
+        same = []
+        for k in METRICS:     # against the same model family in PyTorch (the tutorial's recipe, standardized)
+            mu, lo, hi = t_interval([f[k] - b[k] for f, b in zip(focal["per_split"][name], base["per_split"][name]["torch_mlp"])])
+            same.append(f"{mu:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+        lines.append(f"| `{args.tag}` − torch_mlp (same model family) | " + " | ".join(same) + " |")
         lines.append("")
     lines.append("Where the recipe misses the goal (balanced accuracy more than 0.01 below the best baseline, interval excluding 0): "
                  + ("; ".join(flags) if flags else "nowhere."))
@@ -648,6 +653,7 @@ def main():
         if name == "report":
             p.add_argument("--tag", default="recipe")
             p.add_argument("--also", action="append", default=[], help="more focal-ddp result tags to list (means only)")
+            p.add_argument("--select", action="append", default=[], help="selection result tags to list")
         if name == "focal":
             p.add_argument("--recipe", required=True, help="focal-ddp options, one string")
         if name == "select":

@@ -14,6 +14,7 @@ How to run (from the repository root; Python 3.10+):
     $PY scripts/real_data.py focal     Tests/Fixtures/real-data --focal-ddp .build/release/focal-ddp
     $PY scripts/real_data.py report    Tests/Fixtures/real-data          # markdown table on stdout
     $PY scripts/real_data.py fixtures  Tests/Fixtures/real-data          # scaler/threshold/calibration
+    $PY scripts/real_data.py crosscheck Tests/Fixtures/real-data --focal-ddp .build/debug/focal-ddp
 
 The data sets (all bundled with scikit-learn, originally from the UCI repository, CC BY 4.0):
     breast_cancer  load_breast_cancer, 569 x 30; label 1 = malignant (sklearn's target 0), 212 rows
@@ -646,17 +647,79 @@ def cmd_fixtures(args):
         print("wrote", os.path.join(args.out, fname))
 
 
+# MARK: - Cross-checks of a focal-ddp binary against the fixtures
+
+def safetensors_metadata(path):
+    import struct
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        return json.loads(f.read(n)).get("__metadata__", {})
+
+
+def cmd_crosscheck(args):
+    """End to end through the CLI: (1) --standardize on the committed scaler matrix against
+    StandardScaler's mean_/scale_; (2) the stored --tune-threshold against the brute-force rule on
+    `predict`'s p1 for the validation rows (breast_cancer, split 0, an inner validation part given
+    with --val-data), for each rule, without and with --calibrate temperature."""
+    from sklearn.model_selection import train_test_split
+    B = args.focal_ddp
+    with tempfile.TemporaryDirectory() as w:
+        def f(n):
+            return os.path.join(w, n)
+        sc = load_json(os.path.join(args.out, "standard_scaler.json"))
+        X = np.array(sc["X"])
+        y = np.arange(len(X)) % 2
+        np.save(f("sx.npy"), X)
+        np.save(f("sy.npy"), y.astype("<i8"))
+        subprocess.run([B, "--train-data", f("sx.npy"), "--train-labels", f("sy.npy"), "--test-data", f("sx.npy"),
+                        "--test-labels", f("sy.npy"), "--standardize", "on", "--epochs", "1", "--save-model",
+                        f("s.safetensors"), "--quiet"], check=True, capture_output=True)
+        md = safetensors_metadata(f("s.safetensors"))
+        for key, ref in (("standardize_mean", "mean_"), ("standardize_scale", "scale_")):
+            got = np.array([float(v) for v in md[key].split(",")])
+            rel = float(np.max(np.abs(got - sc[ref]) / np.abs(sc[ref])))
+            print(f"{key} vs StandardScaler.{ref}: max relative difference {rel:.3g}")
+        Xtr, ytr, Xte, yte = split_data(args.out, "breast_cancer", 0)
+        a, b, ya, yb = train_test_split(Xtr, ytr, test_size=0.25, stratify=ytr, random_state=5)
+        for n, v in (("a", a), ("ya", ya), ("b", b), ("yb", yb), ("te", Xte), ("yte", yte)):
+            np.save(f(n + ".npy"), v)
+        rules = {"f1": (lambda r: r["f1"], lambda r: True), "balanced-accuracy": (lambda r: r["bal"], lambda r: True),
+                 "recall-at-precision=0.8": (lambda r: r["recall"], lambda r: r["precision"] >= Fraction(4, 5)),
+                 "precision-at-recall=0.9": (lambda r: r["precision"], lambda r: r["recall"] >= Fraction(9, 10))}
+        agree = total = 0
+        for rule, (key, feasible) in rules.items():
+            for cal in ([], ["--calibrate", "temperature"]):
+                subprocess.run([B, "--train-data", f("a.npy"), "--train-labels", f("ya.npy"), "--test-data", f("te.npy"),
+                                "--test-labels", f("yte.npy"), "--val-data", f("b.npy"), "--val-labels", f("yb.npy"),
+                                "--standardize", "on", "--epochs", "30", "--tune-threshold", rule, "--save-model",
+                                f("t.safetensors"), "--quiet"] + cal, check=True, capture_output=True)
+                md = safetensors_metadata(f("t.safetensors"))
+                stored = [float(v) for k, v in md.items() if "threshold" in k.lower() and v[:1].isdigit()][0]
+                subprocess.run([B, "predict", "--model", f("t.safetensors"), "--data", f("b.npy"), "--out", f("pv.npy")],
+                               check=True, capture_output=True)
+                p1 = np.load(f("pv.npy"))[:, 1]
+                best = choose(brute_thresholds(yb, p1), key, feasible)
+                same_index = int(np.argmin(np.abs(p1 - stored))) == int(np.argmin(np.abs(p1 - best["t"])))
+                total += 1
+                agree += same_index
+                print(f"{rule:24s} {' '.join(cal) or 'no calibration':22s} stored t {stored!r}  brute force on predict's p1 "
+                      f"{best['t']!r}  {'same row' if same_index else 'DIFFERENT'}")
+        print(f"threshold choice agrees in {agree} of {total} cases")
+
+
 # MARK: - Main
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    for name in ["export", "baselines", "select", "focal", "report", "fixtures"]:
+    for name in ["export", "baselines", "select", "focal", "report", "fixtures", "crosscheck"]:
         p = sub.add_parser(name)
         p.add_argument("out", help="output directory (Tests/Fixtures/real-data for the committed files)")
         if name == "export":
             p.add_argument("--csv", choices=["all", "small"], default="all",
                            help="CSV for every set, or only those with at most 20000 cells")
+        if name == "crosscheck":
+            p.add_argument("--focal-ddp", required=True, help="the focal-ddp binary")
         if name in ("select", "focal"):
             p.add_argument("--focal-ddp", required=True, help="the focal-ddp binary")
             p.add_argument("--tag", default="recipe", help="name of the results file")
@@ -671,7 +734,7 @@ def main():
             p.add_argument("--inner", type=int, default=5, help="outer splits whose training part is split again")
     args = ap.parse_args()
     {"export": cmd_export, "baselines": cmd_baselines, "select": cmd_select, "focal": cmd_focal,
-     "report": cmd_report, "fixtures": cmd_fixtures}[args.cmd](args)
+     "report": cmd_report, "fixtures": cmd_fixtures, "crosscheck": cmd_crosscheck}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -698,12 +698,15 @@ def cmd_crosscheck(args):
                 subprocess.run([B, "predict", "--model", f("t.safetensors"), "--data", f("b.npy"), "--out", f("pv.npy")],
                                check=True, capture_output=True)
                 p1 = np.load(f("pv.npy"))[:, 1]
+                classes = np.load(f("pv_class.npy"))
+                rule_ok = bool(np.all(classes == (p1 >= stored)))
                 best = choose(brute_thresholds(yb, p1), key, feasible)
                 same_index = int(np.argmin(np.abs(p1 - stored))) == int(np.argmin(np.abs(p1 - best["t"])))
                 total += 1
-                agree += same_index
+                agree += same_index and rule_ok
                 print(f"{rule:24s} {' '.join(cal) or 'no calibration':22s} stored t {stored!r}  brute force on predict's p1 "
-                      f"{best['t']!r}  {'same row' if same_index else 'DIFFERENT'}")
+                      f"{best['t']!r}  {'same row' if same_index else 'DIFFERENT'}; predict's classes "
+                      f"{'=' if rule_ok else '!='} (p1 >= stored t)")
         print(f"threshold choice agrees in {agree} of {total} cases")
 
 

@@ -132,14 +132,15 @@ public struct LocalData<T: TrainScalar> {
 /// Loads this rank's rows from `source` following the chunk rule, and agrees on class counts.
 /// Every rank must call it; a failure on any rank becomes the same `AgreedError` everywhere.
 /// Rows arrive as float64 and are converted block by block (`blockRows` at a time) into the
-/// training precision, so the float64 copy never exceeds one block — except for sequential
+/// training precision (after `standardization`, when given), so the float64 copy never exceeds one block — except for sequential
 /// sources (the sklearn generator replays its whole stream per call), fetched in one call.
 /// `stopRequested` is polled between blocks; once true on a rank, every rank throws the agreed
 /// `LoadStopped` (exit 6).
 @_specialize(where T == Float)
 @_specialize(where T == Double)
 public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator, batchSize: Int?,
-                                          chunkSize: Int, blockRows: Int = 16_384, stopRequested: StopPoll? = nil,
+                                          chunkSize: Int, blockRows: Int = 16_384, standardization: Standardization? = nil,
+                                          stopRequested: StopPoll? = nil,
                                           as: T.Type = T.self) throws -> LocalData<T> {
     let nTrain = source.trainCount, nTest = source.testCount
     let trainPlan = ChunkPlan(rows: nTrain, batchSize: max(1, batchSize ?? nTrain), chunkSize: chunkSize, ranks: comm.size)
@@ -154,6 +155,9 @@ public func loadLocalData<T: TrainScalar>(source: DataSource, comm: Communicator
         // (1e300 in float32) is refused naming its file and row (`checkRepresentable`).
         func append(_ rows: Rows, _ part: SplitPart, _ ranges: [Range<Int>], _ x: inout [T], _ y: inout [Int32]) throws {
             let start = x.count
+            var rows = rows
+            // `--standardize`: StandardScaler's transform in float64, before the cast.
+            standardization?.apply(to: &rows.x)
             rows.x.withUnsafeBufferPointer { b in for v in b { x.append(T(v)) } }
             y += rows.y
             try checkRepresentable(x[start...], source: rows.x, features: F, part: part, ranges: ranges, in: source)
@@ -285,6 +289,12 @@ public final class Trainer<T: TrainScalar> {
     public private(set) var timings = StepTimings()
     /// Test hooks called at fixed points of each step (none in production).
     public var hooks = StepHooks<T>()
+    /// The rows the intermediate evaluations use instead of the test rows (the validation split).
+    public var evaluationSet: LocalData<T>?
+    /// Evaluate after the last epoch too when it is on the `evalEvery` schedule (early stopping).
+    public var evaluateLastEpoch = false
+    /// Set by `onEval` (on every rank alike) to end training after this epoch (early stopping).
+    public var stopAfterThisEpoch = false
 
     private let workspace: MLPWorkspace<T>
     /// `[parameterCount]` one chunk's gradient.
@@ -327,8 +337,9 @@ public final class Trainer<T: TrainScalar> {
     public var stepsPerEpoch: Int { epochPlan.batchCount }
 
     /// - labels: `[trainRows]` every training label (`globalTrainLabels`), needed with `config.sampler`.
+    /// - evaluationRows: rows of another set `evaluate(on:)` will see (its chunks must fit the workspace).
     public init(config: TrainConfig, comm: Communicator, data: LocalData<T>, alpha: [Double], initial: [T]? = nil,
-                labels: [Int32]? = nil) {
+                labels: [Int32]? = nil, evaluationRows: Int = 0) {
         self.config = config
         self.comm = comm
         self.data = data
@@ -352,7 +363,7 @@ public final class Trainer<T: TrainScalar> {
             self.labels = []
             rowIndex = nil
         }
-        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, epochPlan.rows)))
+        let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, epochPlan.rows, evaluationRows)))
         workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
         chunkGrad = [T](repeating: 0, count: shape.parameterCount)
         dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
@@ -528,11 +539,13 @@ public final class Trainer<T: TrainScalar> {
                 pos.batchesDone += 1
                 let epochEnded = pos.batchesDone == order.count
                 if epochEnded { finishEpoch(&pos, start: start, epochStart: epochStart, batchesRun: order.count - firstBatch, onEpoch: onEpoch) }
-                if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0, epoch != config.epochs - 1 {
-                    try onEval(epoch, try evaluate())
+                if epochEnded, config.evalEvery > 0, (epoch + 1) % config.evalEvery == 0,
+                   epoch != config.epochs - 1 || evaluateLastEpoch {
+                    try onEval(epoch, try evaluate(on: evaluationSet))
                 }
                 try afterStep(pos, epochEnded)
                 if stopAgreed { throw TrainingStopped(position: pos) }
+                if epochEnded && stopAfterThisEpoch { return }
             }
             if order.isEmpty { pos.epoch += 1 }
         }
@@ -604,11 +617,13 @@ public final class Trainer<T: TrainScalar> {
         }
     }
 
-    /// Evaluates the current parameters on this rank's test rows; returns the global confusion
+    /// Evaluates the current parameters on this rank's test rows (of `other`, e.g. the validation
+    /// rows, when given; its chunks must fit the workspace, see `evaluationRows`); returns the global confusion
     /// matrix and loss (identical on every rank). With no test rows anywhere the matrix is zero.
     @_specialize(where T == Float)
     @_specialize(where T == Double)
-    public func evaluate() throws -> HeldOutResult {
+    public func evaluate(on other: LocalData<T>? = nil) throws -> HeldOutResult {
+        let data = other ?? self.data
         let K = data.classes, F = data.features
         let plan = data.testPlan
         var confusion = [Int64](repeating: 0, count: K * K)

@@ -2,8 +2,10 @@
 // back through the same types (FocalFormats' Codable bridge, writer and strict parser): a Double
 // as its shortest round-trip decimal, a non-finite number as `null` (read back as NaN).
 //
-// A file holds, in order: "epoch" records (logged epochs), "eval" records (held-out evaluations;
-// the last one, at the end of training, also carries ranking metrics), and one "config" record
+// A file holds, in order: "epoch" records (logged epochs), "eval" records (evaluations of the
+// validation split, "split":"val", or of the test split, "split":"test"; the last test one also
+// carries ranking metrics), with the real-data options "early_stopping", "calibration" and
+// "threshold" records (FocalRun writes them; README's metrics section lists their keys), and one "config" record
 // (written by FocalRun's `ConfigRecord`; this layer reads only the part the plots need).
 import FocalCore
 import FocalData
@@ -49,6 +51,8 @@ public struct EpochMetrics: Codable, Sendable, Equatable {
 /// and, for the final one, per-class one-vs-rest ROC-AUC and PR-AUC.
 public struct EvalMetrics: Codable, Sendable, Equatable {
     public var type = "eval"
+    /// Which rows: "val" (the validation split) or "test"; absent in files of earlier versions.
+    public var split: String?
     /// The epoch after which it ran (the last epoch for the final evaluation).
     public var epoch: Int?
     public var rows: Int64
@@ -67,7 +71,7 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     public var prAUC: [Double]?
 
     enum CodingKeys: String, CodingKey {
-        case type, epoch, rows, loss, accuracy, balancedAccuracy = "balanced_accuracy", macroF1 = "macro_f1"
+        case type, split, epoch, rows, loss, accuracy, balancedAccuracy = "balanced_accuracy", macroF1 = "macro_f1"
         case precision, recall, f1, support, confusion, rocAUC = "roc_auc", prAUC = "pr_auc"
     }
 
@@ -75,6 +79,7 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(type, forKey: .type)
+        if let split { try c.encode(split, forKey: .split) }
         if let epoch { try c.encode(epoch, forKey: .epoch) }
         try c.encode(rows, forKey: .rows)
         if let loss { try c.encode(loss, forKey: .loss) } else { try c.encodeNil(forKey: .loss) }
@@ -90,7 +95,8 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
         if let prAUC { try c.encode(prAUC, forKey: .prAUC) }
     }
 
-    public init(_ report: EvaluationReport, epoch: Int?, ranking: RankingReport? = nil) {
+    public init(_ report: EvaluationReport, epoch: Int?, ranking: RankingReport? = nil, split: String? = nil) {
+        self.split = split
         self.epoch = epoch
         rows = report.rows
         loss = report.loss
@@ -105,6 +111,16 @@ public struct EvalMetrics: Codable, Sendable, Equatable {
         rocAUC = ranking?.rocAUC
         prAUC = ranking?.averagePrecision
     }
+}
+
+/// The part of a "calibration" record the plots read: the split, T and, for two classes, the
+/// reliability curves (`calibration_curve(y, p1, n_bins=15, strategy="uniform")`) before and after.
+public struct CalibrationRecord: Decodable, Sendable, Equatable {
+    public var split: String
+    public var temperature: Double
+    public var curveBefore: CalibrationCurve?
+    public var curveAfter: CalibrationCurve?
+    enum CodingKeys: String, CodingKey { case split, temperature, curveBefore = "curve_before", curveAfter = "curve_after" }
 }
 
 /// The part of the "config" record the report layer reads (class counts and the model), from
@@ -125,6 +141,8 @@ public struct MetricsFile: Sendable, Equatable {
     public var evals: [EvalMetrics] = []
     /// The last config record's summary, if any.
     public var config: ConfigSummary?
+    /// "calibration" records (`--calibrate`), in file order.
+    public var calibrations: [CalibrationRecord] = []
 
     public init(epochs: [EpochMetrics] = [], evals: [EvalMetrics] = [], config: ConfigSummary? = nil) {
         self.epochs = epochs
@@ -160,6 +178,7 @@ public struct MetricsFile: Sendable, Equatable {
             case "epoch": epochs.append(try decoder.decode(EpochMetrics.self, from: value))
             case "eval": evals.append(try decoder.decode(EvalMetrics.self, from: value))
             case "config": config = try decoder.decode(ConfigSummary.self, from: value)
+            case "calibration": calibrations.append(try decoder.decode(CalibrationRecord.self, from: value))
             default: return
             }
         } catch let e as DecodingError {
@@ -193,7 +212,7 @@ extension EpochRecord {
 
 extension EvaluationReport {
     /// The evaluation's metrics record, with the ranking metrics when given.
-    public func json(epoch: Int?, ranking: RankingReport? = nil) -> JSON {
-        (try? JSONValueEncoder().encode(EvalMetrics(self, epoch: epoch, ranking: ranking))) ?? .null
+    public func json(epoch: Int?, ranking: RankingReport? = nil, split: String? = nil) -> JSON {
+        (try? JSONValueEncoder().encode(EvalMetrics(self, epoch: epoch, ranking: ranking, split: split))) ?? .null
     }
 }

@@ -40,8 +40,11 @@ public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
         out.append(PlotFile(name: "loss.svg", svg: chart.svg()))
     }
 
+    // With a validation split the curve follows the validation evaluations (the test split is
+    // evaluated once, at the end); without one, the held-out (test) evaluations as before.
     var byEpoch: [(epoch: Double, recall: [Double])] = []
-    for r in metrics.evals {
+    let onValidation = metrics.evals.contains { $0.split == "val" }
+    for r in metrics.evals where (r.split == "val") == onValidation {
         guard let epoch = r.epoch else { continue }
         let e = Double(epoch)
         if let i = byEpoch.firstIndex(where: { $0.epoch == e }) { byEpoch[i].recall = r.recall } else { byEpoch.append((e, r.recall)) }
@@ -52,9 +55,20 @@ public func metricsPlots(_ metrics: MetricsFile) -> [PlotFile] {
         let series = (0..<k).map { c in
             (name: "class \(c)", points: byEpoch.compactMap { $0.recall.count > c ? (x: $0.epoch, y: $0.recall[c]) : nil })
         }
-        let chart = LineChart(title: "Held-out recall per class", xLabel: "epoch", yLabel: "recall",
+        let chart = LineChart(title: onValidation ? "Validation recall per class" : "Held-out recall per class", xLabel: "epoch", yLabel: "recall",
                               series: series, yRange: 0...1)
         out.append(PlotFile(name: "recall.svg", svg: chart.svg()))
+    }
+    // The reliability diagram (two classes): the test split's curves when the run had test rows,
+    // else the validation split's.
+    let calibration = metrics.calibrations.last { $0.split == "test" } ?? metrics.calibrations.last
+    if let c = calibration, let before = c.curveBefore, let after = c.curveAfter {
+        func points(_ curve: CalibrationCurve) -> [(x: Double, y: Double)] { zip(curve.probPred, curve.probTrue).map { (x: $0, y: $1) } }
+        let chart = LineChart(title: "Reliability (\(c.split == "test" ? "test" : "validation"), 15 bins, T = \(formatFixed(c.temperature, digits: 4)))",
+                              xLabel: "mean predicted p1", yLabel: "fraction of class 1",
+                              series: [("perfect", [(x: 0, y: 0), (x: 1, y: 1)]), ("before", points(before)), ("after", points(after))],
+                              yRange: 0...1)
+        out.append(PlotFile(name: "reliability.svg", svg: chart.svg()))
     }
     return out
 }

@@ -17,6 +17,8 @@ public struct CheckpointState<T: TrainScalar>: Sendable {
     public var position: TrainingPosition
     /// The run lineage's id (see `CheckpointLineage.swift`); "" in a format-1 file.
     public var runId: String
+    /// Further state by tensor name (early stopping's best parameters and counters), stored as is.
+    public var extra: [String: SafetensorsFile.Tensor] = [:]
 
     public init(params: [T], m: [T], v: [T], adamStep: Int, position: TrainingPosition, runId: String = "") {
         self.params = params
@@ -56,6 +58,7 @@ public enum Checkpoint {
         let p = s.position
         file.tensors["state.counters"] = .init(shape: [6], int64s: [p.epoch, p.batchesDone, p.globalStep, p.rows, p.skipped, s.adamStep].map(Int64.init))
         file.tensors["state.sums"] = .init(shape: [2], doubles: [p.lossSum, p.weightSum])
+        for (name, t) in s.extra { file.tensors[name] = t }
         file.metadata["format"] = format
         file.metadata["identity"] = identity.text
         file.metadata[runIdKey] = s.runId
@@ -109,13 +112,15 @@ public enum Checkpoint {
         var p = TrainingPosition()
         p.epoch = Int(c[0]); p.batchesDone = Int(c[1]); p.globalStep = Int(c[2]); p.rows = Int(c[3]); p.skipped = Int(c[4])
         p.lossSum = sums[0]; p.weightSum = sums[1]
-        return CheckpointState(params: params, m: try values("optimizer.m"), v: try values("optimizer.v"),
-                               adamStep: Int(c[5]), position: p, runId: file.metadata[runIdKey] ?? "")
+        var state = CheckpointState(params: params, m: try values("optimizer.m"), v: try values("optimizer.v"),
+                                    adamStep: Int(c[5]), position: p, runId: file.metadata[runIdKey] ?? "")
+        for (name, t) in file.tensors where name.hasPrefix("early_stopping.") { state.extra[name] = t }
+        return state
     }
 
     private static func modelPart(_ file: SafetensorsFile) -> SafetensorsFile {
         var f = file
-        for name in file.tensors.keys where name.hasPrefix("optimizer.") || name.hasPrefix("state.") { f.tensors[name] = nil }
+        for name in file.tensors.keys where name.hasPrefix("optimizer.") || name.hasPrefix("state.") || name.hasPrefix("early_stopping.") { f.tensors[name] = nil }
         return f
     }
 

@@ -44,6 +44,8 @@ public struct RunConfig: Sendable {
     public var fault: InjectedFault?
     /// The command line, recorded in the metrics.
     public var arguments: [String]
+    /// Standardization, validation, early stopping, threshold, calibration (`RealDataConfig.swift`).
+    public var realData = RealDataConfig()
 
     public init(input: DataInput, classWeights: ClassWeightScheme, train: TrainConfig, precision: Precision,
                 initFile: String?, metricsOut: String?, saveModel: String?, quiet: Bool, logLevel: LogLevel,

@@ -79,6 +79,9 @@ public struct RunDescription: Codable, Sendable, Equatable {
     public var fastReduce: Bool
     /// Schedule, clipping, loss and sampler (`TrainingControls.swift`); nil, and absent from the identity, at their defaults.
     public var controls: TrainingControls?
+    /// The real-data settings (standardization, validation, ...): keys added to the identity only
+    /// when a setting is on, so earlier checkpoints keep loading (`RealDataDescription`).
+    public var realData = RealDataDescription()
 
     enum CodingKeys: String, CodingKey {
         case data, model, precision, classWeights = "class_weights", gamma, reduction, lr, beta1, beta2, eps
@@ -126,11 +129,18 @@ public struct RunDescription: Codable, Sendable, Equatable {
         onNaN = t.onNaN.rawValue
         fastReduce = t.fastReduce
         controls = TrainingControls(t)
+        realData = RealDataDescription(config)
     }
 
-    /// The identity as JSON (what checkpoints store and compare).
+    /// The identity as JSON (what checkpoints store and compare): the keys above, then the
+    /// real-data keys that are on.
     public var json: JSON {
-        get throws { RunDescription.strippingNullControls(try JSONValueEncoder().encode(self)) }
+        get throws {
+            let base = RunDescription.strippingNullControls(try JSONValueEncoder().encode(self))
+            guard case .object(var fields) = base, case .object(let more) = try JSONValueEncoder().encode(realData) else { return base }
+            fields += more
+            return .object(fields)
+        }
     }
 }
 
@@ -206,6 +216,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         try c.encode(type, forKey: .type)
         try c.encode(version, forKey: .version)
         try run.encode(to: encoder)
+        try run.realData.encode(to: encoder)
         try c.encode(trainRows, forKey: .trainRows)
         try c.encode(testRows, forKey: .testRows)
         try c.encode(trainCounts, forKey: .trainCounts)
@@ -223,6 +234,7 @@ public struct ConfigRecord: Codable, Sendable, Equatable {
         type = try c.decode(String.self, forKey: .type)
         version = try c.decode(String.self, forKey: .version)
         run = try RunDescription(from: decoder)
+        run.realData = try RealDataDescription(from: decoder)
         trainRows = try c.decode(Int.self, forKey: .trainRows)
         testRows = try c.decode(Int.self, forKey: .testRows)
         trainCounts = try c.decode([Int64].self, forKey: .trainCounts)

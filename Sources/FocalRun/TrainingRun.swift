@@ -34,7 +34,7 @@ public final class TrainingRun<T: TrainScalar> {
     let stopRequested: StopPoll
 
     /// Metric records so far (epoch, eval, config), written as JSON lines by rank 0.
-    private var records: [JSON] = []
+    var records: [JSON] = []
     /// The checkpoint file resumed from (rank 0; a directory resolved to its newest file).
     private var resumedPath: String?
     /// The newest checkpoint written, if any.
@@ -43,6 +43,16 @@ public final class TrainingRun<T: TrainScalar> {
     var checkpointLock: DirectoryLock?
     /// The run lineage's id (rank 0 makes it at a fresh start; a resume reads it from the checkpoint).
     var runId = ""
+    /// The validation rows (as the test part), when the run has any (`--val-fraction`, `--val-data`).
+    var validation: LocalData<T>?
+    /// The StandardScaler statistics applied to every row, when `--standardize` is on.
+    private var standardization: Standardization?
+    /// Early stopping's state, its best parameters `[parameterCount]`, and the epoch it stopped after.
+    var stopping = EarlyStoppingState()
+    var bestParams: [T]?
+    var stoppedEpoch: Int?
+    /// `--calibrate` and `--tune-threshold`'s choices (stored in the model file).
+    var decision = DecisionRule()
 
     public init(config: RunConfig, comm: Communicator, log: RunLog, stopRequested: @escaping StopPoll) {
         self.config = config
@@ -67,7 +77,11 @@ public final class TrainingRun<T: TrainScalar> {
         announce(data: data, shape: shape, alpha: alpha)
         try checkGradients(data: data, shape: shape, alpha: alpha, initial: start.initial)
         let trainer = Trainer<T>(config: config.train, comm: comm, data: data, alpha: alpha,
-                                 initial: start.resumed?.params ?? start.initial, labels: labels)
+                                 initial: start.resumed?.params ?? start.initial, labels: labels,
+                                 evaluationRows: validation?.globalTestRows ?? 0)
+        trainer.evaluationSet = validation
+        trainer.evaluateLastEpoch = config.realData.earlyStopping != nil
+        try restoreEarlyStopping(start.resumed, count: shape.parameterCount)
         if let fault = config.fault { trainer.hooks = fault.hooks(onRank: comm.rank) }
         var position = TrainingPosition()
         if let r = start.resumed {
@@ -82,8 +96,10 @@ public final class TrainingRun<T: TrainScalar> {
         }
         let seconds = try train(trainer, from: position, shape: shape, description: description, identity: identity,
                                 alpha: alpha, data: data)
+        try finishEarlyStopping(trainer)
+        try calibrateAndTune(trainer, shape: shape)
         try evaluate(trainer, data: data, shape: shape)
-        let trained = max(0, config.train.epochs - position.epoch)
+        let trained = max(0, (stoppedEpoch.map { $0 + 1 } ?? config.train.epochs) - position.epoch)
         let ranks = comm.size
         log.info("trained \(trained) epochs in \(formatFixed(seconds, digits: 3)) s (\(formatFixed(Double(trainer.epochPlan.rows) * Double(trained) / max(seconds, 1e-9), digits: 0)) samples/s over \(ranks) rank\(ranks == 1 ? "" : "s"))")
         records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
@@ -100,8 +116,10 @@ public final class TrainingRun<T: TrainScalar> {
         if case .generated(let spec) = config.input, let plan = try? ClassificationPlan(spec) { try checkMemory(DataSize(plan)) }
         let source = try comm.agree { try makeDataSource(config.input, comm: comm, stopRequested: stopRequested) }
         if case .generated = config.input {} else { try checkMemory(DataSize(source)) }
-        let data: LocalData<T> = try loadLocalData(source: source, comm: comm, batchSize: config.train.batchSize,
-                                                   chunkSize: config.train.chunkSize, stopRequested: stopRequested)
+        let loaded: RunData<T> = try loadRunData(config: config, source: source, comm: comm, stopRequested: stopRequested)
+        let data = loaded.data
+        validation = loaded.validation
+        standardization = loaded.standardization
         if config.logLevel >= .debug {
             var local = [Int](repeating: 0, count: data.classes)
             for y in data.trainY { local[Int(y)] += 1 }
@@ -146,7 +164,11 @@ public final class TrainingRun<T: TrainScalar> {
         }
         // The lineage: kept across resumes (a format-1 checkpoint has none: a new one starts).
         runId = try comm.broadcast(comm.rank == 0 ? (resumed.map(\.runId).flatMap { $0.isEmpty ? nil : $0 } ?? Checkpoint.newRunId()) : "", root: 0)
-        if config.resume != nil { resumed = try shareCheckpoint(resumed, count: shape.parameterCount) }
+        if config.resume != nil {
+            let extra = resumed?.extra ?? [:]  // rank 0's; `restoreEarlyStopping` shares it
+            resumed = try shareCheckpoint(resumed, count: shape.parameterCount)
+            resumed?.extra = extra
+        }
         return (initial, resumed)
     }
 
@@ -166,8 +188,12 @@ public final class TrainingRun<T: TrainScalar> {
 
     private func announce(data: LocalData<T>, shape: MLPShape, alpha: [Double]) {
         let ranks = comm.size
-        log.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction")
+        log.info("focal-ddp \(focalVersion): \(ranks) rank\(ranks == 1 ? "" : "s"), model \(shape) (\(shape.parameterCount) parameters, \(T.precision.rawValue)), gamma \(config.train.gamma), \(config.train.reduction.rawValue) reduction, standardization \(standardization == nil ? "off" : "on")")
+
         log.info("train \(data.globalTrainRows) rows, classes \(data.trainCounts.map(String.init).joined(separator: "/")); test \(data.globalTestRows) rows, classes \(data.testCounts.map(String.init).joined(separator: "/")); class weights \(config.classWeights): [\(alpha.map { String($0) }.joined(separator: ", "))]")
+        if let v = validation {
+            log.info("validation \(v.globalTestRows) rows, classes \(v.testCounts.map(String.init).joined(separator: "/"))")
+        }
     }
 
     /// `--check-gradients`: the analytic gradient against central differences, in float64.
@@ -197,15 +223,19 @@ public final class TrainingRun<T: TrainScalar> {
                        description: RunDescription, identity: JSON, alpha: [Double], data: LocalData<T>) throws -> Double {
         let tTrain = monotonicSeconds()
         let totalSteps = config.train.epochs * trainer.stepsPerEpoch
+        // A run resumed after early stopping stopped has nothing left to train.
+        let alreadyStopped = config.realData.earlyStopping.map { stopping.shouldStop($0) } ?? false
+        if alreadyStopped { stoppedEpoch = start.epoch - 1 }
         do {
-            try trainer.train(from: start, onEpoch: { r in
+            if !alreadyStopped { try trainer.train(from: start, onEpoch: { r in
                 // The tutorial's line, at multiples of --log-every; the last epoch is recorded in the metrics too.
                 if r.epoch % config.train.logEvery == 0 { log.info("Epoch: \(r.epoch), Loss: \(r.loss)") }
                 records.append(r.json)
             }, onEval: { epoch, result in
                 let report = EvaluationReport(result)
-                log.info("  epoch \(epoch): held-out accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
-                records.append(report.json(epoch: epoch))
+                log.info("  epoch \(epoch): \(validation == nil ? "held-out" : "validation") accuracy \(formatFixed(report.accuracy, digits: 4)), balanced \(formatFixed(report.balancedAccuracy, digits: 4)), recall [\(report.perClass.map { formatFixed($0.recall, digits: 4) }.joined(separator: ", "))]")
+                records.append(report.json(epoch: epoch, split: validation == nil ? "test" : "val"))
+                try earlyStoppingStep(trainer, epoch: epoch, result: result, data: data, shape: shape)
             }, afterStep: { pos, epochEnded in
                 log.stepDone(step: pos.globalStep, epoch: pos.epoch, of: totalSteps, rowsPerEpoch: trainer.epochPlan.rows,
                              stepsPerEpoch: trainer.stepsPerEpoch)
@@ -214,7 +244,7 @@ public final class TrainingRun<T: TrainScalar> {
                 if (byEpoch || bySteps || trainer.stopAgreed) && pos.epoch <= config.train.epochs {
                     try checkpoint(trainer, at: pos, shape: shape, identity: identity)
                 }
-            }, stopRequested: stopRequested)
+            }, stopRequested: stopRequested) }
         } catch let stopped as TrainingStopped {
             records.append(try configRecord(description, alpha: alpha, data: data, shape: shape))
             try write(params: trainer.params, shape: shape, final: false)
@@ -238,8 +268,9 @@ public final class TrainingRun<T: TrainScalar> {
             let name = Checkpoint.fileName(epoch: pos.epoch, globalStep: pos.globalStep)
             guard comm.rank == 0 else { return dir + "/" + name }
             try FileIO.ensureDirectory(dir, option: "--checkpoint-dir")
-            let state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
+            var state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos, runId: runId)
+            state.extra = earlyStoppingTensors()
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
                                         keep: config.keepCheckpoints)
         }
@@ -259,7 +290,9 @@ public final class TrainingRun<T: TrainScalar> {
         let ranking = try rankingReport(comm: comm, probabilities: predictions.probabilities, labels: data.testY, classes: data.classes)
         log.summary(report.table())
         log.summary(ranking.table())
-        records.append(report.json(epoch: config.train.epochs - 1, ranking: ranking))
+        try evaluateDecisionRule(trainer, data: data, shape: shape)
+        let epoch = bestParams != nil ? stopping.bestEpoch : config.train.epochs - 1
+        records.append(report.json(epoch: epoch, ranking: ranking, split: "test"))
     }
 
     // MARK: - Phase: write
@@ -277,7 +310,10 @@ public final class TrainingRun<T: TrainScalar> {
                 try writePlots(try MetricsFile(records: records), to: dir)
             }
             if final, let path = config.saveModel {
-                try ModelFile.encode(params, shape: shape, extraMetadata: ModelFile.lossMetadata(config.train.loss)).write(path: path)
+                let metadata = ModelFile.lossMetadata(config.train.loss)
+                    .merging(standardization?.metadata ?? [:]) { a, _ in a }
+                    .merging(decision.metadata) { a, _ in a }
+                try ModelFile.encode(params, shape: shape, extraMetadata: metadata).write(path: path)
             }
         }
     }

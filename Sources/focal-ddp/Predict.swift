@@ -40,6 +40,8 @@ struct Predict: ParsableCommand, RankedCommand {
     var out: String
     @Option(help: ArgumentHelp("Labels (int32 or int64 .npy, shape [rows]): print the evaluation and ranking metrics.", valueName: "y.npy"))
     var labels: String?
+    @Option(parsing: .unconditional, help: "Decision threshold for two classes (class 1 if p1 >= X), overriding the one stored by --tune-threshold.")
+    var threshold: Double?
     @Option(help: "Rows per chunk; use the training run's --chunk-size to reproduce its evaluation bit for bit.")
     var chunkSize: Int = 256
     @Option(help: "Run N logical ranks as threads of this process (no mpirun).")
@@ -49,12 +51,13 @@ struct Predict: ParsableCommand, RankedCommand {
         guard out.hasSuffix(".npy"), out.count > 4, !out.hasSuffix("/.npy") else {
             throw ValidationError("--out: '\(out)' must name a .npy file")
         }
+        if let t = threshold, !(t >= 0 && t <= 1) { throw ValidationError("--threshold: \(t) must lie in [0, 1]") }
         if chunkSize < 1 { throw ValidationError("--chunk-size: \(chunkSize) must be at least 1") }
         if let n = simulateRanks, n < 1 || n > 1024 { throw ValidationError("--simulate-ranks: \(n) must lie in 1...1024") }
     }
 
     func execute(arguments: [String]) -> Int32 {
-        let job = PredictJob(model: model, data: data, out: out, labels: labels, chunkSize: chunkSize)
+        let job = PredictJob(model: model, data: data, out: out, labels: labels, chunkSize: chunkSize, threshold: threshold)
         return withCommunicator(simulate: simulateRanks) { comm in
             pinBLASToOneThread()
             do {
@@ -76,6 +79,7 @@ func classFilePath(forProbabilities out: String) -> String {
 
 struct PredictJob: Sendable {
     var model: String, data: String, out: String, labels: String?, chunkSize: Int
+    var threshold: Double? = nil
 
     func run(comm: Communicator) throws {
         // An output onto an input (`--out` onto `--data`) is refused before anything is read (exit 2).
@@ -105,6 +109,19 @@ struct PredictJob: Sendable {
         let t0 = monotonicSeconds()
         let (params, loss) = try comm.agree {
             (try ModelFile.parameters(from: file, shape: shape, path: model, as: T.self), try ModelFile.loss(of: file, path: model))
+        }
+        // `--standardize` statistics stored by training, applied in float64 before the cast.
+        let standardization = try comm.agree {
+            try Standardization.from(metadata: file.metadata, features: shape.features, path: model)
+        }
+        // `--calibrate` and `--tune-threshold`'s choices; `--threshold` overrides the stored one.
+        var rule = try comm.agree { try DecisionRule.from(metadata: file.metadata, classes: shape.classes, path: model) }
+        rule.scores = loss.scores
+        if let t = threshold {
+            try comm.agree {
+                if shape.classes != 2 { throw DataError("--threshold: the model \(model) has \(shape.classes) classes; a threshold is for two") }
+            }
+            rule.threshold = t
         }
 
         // MARK: Rows of this rank (the chunk rule of training: full batch, whole chunks per rank)
@@ -157,11 +174,21 @@ struct PredictJob: Sendable {
         precondition(ranges.count <= 1, "Predict: a full-batch plan gives one contiguous range per rank")
 
         // MARK: Forward passes
-        let p = probabilities(shape: shape, params: params, x: local.x.map { T($0) }, chunkSize: chunkSize, scores: loss.scores)
+        var x = local.x
+        standardization?.apply(to: &x)
+        var p = probabilities(shape: shape, params: params, x: x.map { T($0) }, chunkSize: chunkSize, scores: loss.scores)
+        var calibrated: [Double]? = nil
+        if rule.temperature != nil || rule.threshold != nil {
+            // Scores in float64 from the logits (after calibration), classes by the rule.
+            let z = logitRows(shape: shape, params: params, x: x.map { T($0) }, chunkSize: chunkSize)
+            let applied = rule.apply(logits: z, classes: shape.classes)
+            p.predicted = applied.predicted
+            if rule.temperature != nil { calibrated = applied.probabilities }
+        }
 
         // MARK: Output files
         try writer.finish(rows: [
-            (first, { p.probabilities.map { Double($0) }.withUnsafeBytes { Array($0) } }),
+            (first, { (calibrated ?? p.probabilities.map { Double($0) }).withUnsafeBytes { Array($0) } }),
             (first, { p.predicted.map { Int64($0) }.withUnsafeBytes { Array($0) } }),
         ], comm: comm)
         let seconds = monotonicSeconds() - t0

@@ -18,12 +18,20 @@ struct Train: ParsableCommand, RankedCommand {
     @OptionGroup(title: "Data") var data: DataOptions
     @OptionGroup(title: "Training") var options: TrainOptions
     @OptionGroup(title: "Schedule, clipping and loss") var controls: ControlOptions
+    @OptionGroup(title: "Real data: standardization, validation") var realData: RealDataOptions
 
     func execute(arguments: [String]) -> Int32 {
         let config: RunConfig
         do {
             var c = try options.runConfig(data: data, arguments: arguments)
             try controls.apply(to: &c.train, arguments: arguments)
+            c.realData = try realData.config(input: c.input, splitSeed: data.splitSeed)
+            // Early stopping evaluates the validation split every epoch unless --eval-every says otherwise.
+            if c.realData.earlyStopping != nil && c.train.evalEvery == 0 { c.train.evalEvery = 1 }
+            // A sigmoid model's scores are per-class sigmoids, not a softmax: nothing to scale.
+            if c.realData.calibrateTemperature && c.train.loss == .sigmoidFocal {
+                throw ValidationError("--calibrate temperature: not for --loss sigmoid-focal (its per-class sigmoid scores are not a softmax; --tune-threshold applies to the class-1 score)")
+            }
             config = c
         } catch {
             return reportLocal(error)

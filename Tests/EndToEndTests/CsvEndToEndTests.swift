@@ -37,11 +37,13 @@ final class CsvEndToEndTests: XCTestCase {
         let npyArgs = ["--train-data", p("X_train.npy"), "--train-labels", p("y_train.npy"),
                        "--test-data", p("X_test.npy"), "--test-labels", p("y_test.npy"), "--epochs", "20"]
         let csvArgs = ["--train-data", p("train.csv"), "--test-data", p("test.csv"), "--label-column", "label", "--epochs", "20"]
-        let reference = try FocalRun.fingerprint(npyArgs)
-        // The generated data itself trains to the same bits too.
+        // Standardized (the default for file input): CSV and .npy give the same bits.
+        XCTAssertEqual(try FocalRun.fingerprint(csvArgs).model, try FocalRun.fingerprint(npyArgs).model)
+        // Unstandardized, the generated data itself trains to the same bits too.
+        let reference = try FocalRun.fingerprint(npyArgs + ["--standardize", "off"])
         XCTAssertEqual(try FocalRun.fingerprint(["--epochs", "20"]).model, reference.model)
         for ranks in [nil, 3] as [Int?] {
-            let f = try FocalRun.fingerprint(csvArgs, ranks: ranks)
+            let f = try FocalRun.fingerprint(csvArgs + ["--standardize", "off"], ranks: ranks)
             XCTAssertEqual(f.model, reference.model, "CSV model bytes at \(ranks ?? 1) ranks")
             XCTAssertEqual(f.logLines, reference.logLines)
         }

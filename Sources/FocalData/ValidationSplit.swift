@@ -64,6 +64,13 @@ public struct PartView: DataSource {
         testCount = test.count(base)
     }
 
+    /// The base source's location of the row behind view row `row` of `part`.
+    public func location(_ part: SplitPart, row: Int) -> String {
+        guard let (basePart, ranges) = (part == .train ? train : test).map([row..<(row + 1)]),
+              let r = ranges.first else { return "\(part == .train ? "training" : "test") row \(row)" }
+        return base.location(basePart, row: r.lowerBound)
+    }
+
     public func rows(train tr: [Range<Int>], test te: [Range<Int>]) throws -> (train: Rows, test: Rows) {
         let a = tr.isEmpty ? nil : train.map(tr), b = te.isEmpty ? nil : test.map(te)
         let empty = Rows(features: features)

@@ -148,7 +148,7 @@ final class NothingLostTests: XCTestCase {
     }
 
     /// 1e300 in a float64 .npy trained in float32 is refused at load time naming the file and row
-    /// (exit 3); in float64 it trains.
+    /// (exit 3), also when standardization's sums overflow first; in float64 without scaling it trains.
     func testFeatureOverflowingTrainingPrecisionNamesFileAndRow() throws {
         let dir = try FocalRun.scratch()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -162,14 +162,19 @@ final class NothingLostTests: XCTestCase {
         withUnsafeBytes(of: &big) { bytes.replaceSubrange((headerEnd + (row * features + column) * 8)..<(headerEnd + (row * features + column + 1) * 8), with: $0) }
         try bytes.write(to: URL(fileURLWithPath: x))
         for ranks in [nil, 3] as [Int?] {
-            let r = try FocalRun.run(["--train-data", x, "--train-labels", data + "/y_train.npy", "--epochs", "2"], ranks: ranks)
-            XCTAssertEqual(r.status, 3, r.stderr)
-            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
-            XCTAssertTrue(r.stderr.contains("\(x): row \(row)") && r.stderr.contains("column \(column)") && r.stderr.contains("float32"), r.stderr)
-            XCTAssertFalse(r.stdout.contains("Epoch:"))
+            // Without standardization the value reaches the float32 cast; with it (the default for
+            // file input) its squared deviation overflows float64 first: both name file, row, column.
+            for (extra, needle) in [(["--standardize", "off"], "float32"), ([], "--standardize")] {
+                let r = try FocalRun.run(["--train-data", x, "--train-labels", data + "/y_train.npy", "--epochs", "2"] + extra, ranks: ranks)
+                XCTAssertEqual(r.status, 3, r.stderr)
+                XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+                XCTAssertTrue(r.stderr.contains("\(x): row \(row)") && r.stderr.contains("column \(column)") && r.stderr.contains(needle), r.stderr)
+                XCTAssertFalse(r.stdout.contains("Epoch:"))
+            }
         }
         let model = dir.appendingPathComponent("m.safetensors").path
-        let ok = try FocalRun.run(["--train-data", x, "--train-labels", data + "/y_train.npy", "--epochs", "2", "--precision", "float64"])
+        let ok = try FocalRun.run(["--train-data", x, "--train-labels", data + "/y_train.npy", "--epochs", "2", "--precision", "float64",
+                                   "--standardize", "off"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
         // predict with a float32 model refuses the row too, and writes nothing.
         XCTAssertEqual(try FocalRun.run(["--epochs", "2", "--save-model", model]).status, 0)

@@ -44,5 +44,8 @@ static inline MPI_Errhandler cmpi_errors_return(void) { return MPI_ERRORS_RETURN
 /// `MPI_MAX_ERROR_STRING` / `MPI_MAX_PROCESSOR_NAME` do import, but keep the sizes in one place.
 static inline int cmpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline int cmpi_max_processor_name(void) { return MPI_MAX_PROCESSOR_NAME; }
+/// `MPI_ANY_SOURCE`, and the source of a received message (`status.MPI_SOURCE`).
+static inline int cmpi_any_source(void) { return MPI_ANY_SOURCE; }
+static inline int cmpi_status_source(const MPI_Status *status) { return status->MPI_SOURCE; }
 
 #endif

@@ -6,6 +6,8 @@
 // barrier) first meet in a non-blocking barrier polled against the deadline, then run blocking:
 // once every rank has reached the barrier the operation itself completes at once. A timeout is
 // `CommError.timedOut`; the only safe way on is to abort the job (the operation stays pending).
+// Every collective entered is announced on the base's progress board (when it has one), so the
+// report of a stall can name the ranks that never arrived (`Communicator.stallLaggards`).
 
 /// Forwards to `base`; every blocking collective gives up after `timeout` seconds.
 public final class WatchedCommunicator: Communicator {
@@ -13,9 +15,13 @@ public final class WatchedCommunicator: Communicator {
     /// Seconds a collective may wait for the other ranks.
     public let timeout: Double
 
+    /// The base communicator's progress board, told of every collective entered (nil: none).
+    private let board: ProgressBoard?
+
     public init(_ base: any Communicator, timeout: Double) {
         self.base = base
         self.timeout = timeout
+        board = (base as? ProgressBoardProviding)?.progressBoard
     }
 
     /// `base` under a watchdog of `timeout` seconds, or `base` itself for nil.
@@ -38,9 +44,13 @@ public final class WatchedCommunicator: Communicator {
     }
 
     /// Every rank has arrived (within the deadline) before a blocking collective starts.
-    private func arrive(_ what: String) throws { try finish(try base.startBarrier(), what) }
+    private func arrive(_ what: String) throws {
+        board?.post()
+        try finish(try base.startBarrier(), what)
+    }
 
     public func allreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws {
+        board?.post()
         try finish(try base.startAllreduce(buffer, op: op), "an allreduce")
     }
 
@@ -55,6 +65,7 @@ public final class WatchedCommunicator: Communicator {
     }
 
     public func broadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
+        board?.post()
         try finish(try base.startBroadcast(buffer, root: root), "a broadcast from rank \(root)")
     }
 
@@ -78,14 +89,19 @@ public final class WatchedCommunicator: Communicator {
     public func barrier() throws { try arrive("a barrier") }
 
     public func startAllreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws -> PendingCollective {
-        try base.startAllreduce(buffer, op: op)
+        board?.post()
+        return try base.startAllreduce(buffer, op: op)
     }
 
     public func startBroadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws -> PendingCollective {
-        try base.startBroadcast(buffer, root: root)
+        board?.post()
+        return try base.startBroadcast(buffer, root: root)
     }
 
-    public func startBarrier() throws -> PendingCollective { try base.startBarrier() }
+    public func startBarrier() throws -> PendingCollective {
+        board?.post()
+        return try base.startBarrier()
+    }
 
     public func abort(code: Int32) -> Never { base.abort(code: code) }
 }

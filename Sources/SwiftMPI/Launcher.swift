@@ -15,6 +15,10 @@ public struct Launcher: Sendable, Equatable {
         case mpirun
         /// A PMIx server other than mpirun's, e.g. `srun --mpi=pmix` (`PMIX_RANK`).
         case pmix
+        /// Slurm's `srun` started several tasks but no MPI process manager (e.g. `srun --mpi=none`,
+        /// or a cluster whose default MPI plugin is none): every copy would be a world of one.
+        /// Refused before any output (`slurmRefusal`).
+        case slurmWithoutMPI
     }
 
     public var kind: Kind
@@ -24,7 +28,15 @@ public struct Launcher: Sendable, Equatable {
     public var size: Int?
 
     /// True when a launcher started this process: MPI must be initialised and finalised.
-    public var isMPIJob: Bool { kind != .none }
+    public var isMPIJob: Bool { kind == .mpirun || kind == .pmix }
+
+    /// The one line a Slurm step without an MPI process manager is refused with (nil otherwise);
+    /// only the copy with `rank` 0 (`SLURM_PROCID`) prints it.
+    public var slurmRefusal: String? {
+        guard kind == .slurmWithoutMPI else { return nil }
+        return "focal-ddp: error: srun started \(size ?? 0) separate copies with no MPI process manager, "
+            + "each a world of one; run it with `srun --mpi=pmix`, or with `mpirun` inside the allocation"
+    }
 
     /// Reads the launcher from an environment (the process's own by default).
     public static func detect(environment: (String) -> String? = Launcher.processEnvironment) -> Launcher {
@@ -36,6 +48,13 @@ public struct Launcher: Sendable, Equatable {
         }
         if environment("OMPI_COMM_WORLD_SIZE") != nil {
             return Launcher(kind: .mpirun, rank: 0, size: environment("OMPI_COMM_WORLD_SIZE").flatMap { Int($0) })
+        }
+        // A Slurm job step of several tasks with none of the variables above (nor PMI-1/2's, which
+        // `srun --mpi=pmi2` sets): srun started independent copies. `SLURM_NTASKS` alone (inherited
+        // by mpirun inside an `sbatch --ntasks N` allocation) is not a step of several tasks.
+        if let tasks = environment("SLURM_STEP_NUM_TASKS").flatMap({ Int($0) }), tasks > 1,
+           environment("PMI_RANK") == nil, environment("PMI_FD") == nil {
+            return Launcher(kind: .slurmWithoutMPI, rank: environment("SLURM_PROCID").flatMap { Int($0) } ?? 0, size: tasks)
         }
         return Launcher(kind: .none, rank: 0, size: nil)
     }

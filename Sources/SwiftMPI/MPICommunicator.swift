@@ -66,6 +66,10 @@ public final class MPICommunicator: Communicator {
         }
     }
 
+    /// Announcements of collective entries, for stall reports (made on first use; see MPIProgressBoard).
+    public private(set) lazy var progressBoard: ProgressBoard =
+        MPIProgressBoard(comm: comm.raw, rank: rank, size: size, host: processorName)
+
     init(handle: MPIComm) throws {
         comm = handle
         var r: Int32 = 0

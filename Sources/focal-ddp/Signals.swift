@@ -1,5 +1,7 @@
-// Signals: SIGTERM and SIGINT ask for a stop at the next step boundary instead of killing the rank,
-// so every rank stops together and a checkpoint can be written.
+// Signals: SIGTERM, SIGINT and SIGUSR1 ask for a stop at the next step boundary instead of killing
+// the rank, so every rank stops together and a checkpoint can be written. SIGUSR1 is what Slurm
+// sends ahead of a time limit with `--signal=USR1@SECONDS` (or `B:USR1` to a batch script, which
+// forwards it).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +20,10 @@ nonisolated(unsafe) let stopSignalFlag: UnsafeMutablePointer<sig_atomic_t> = {
 /// or by SIGKILL.
 func installStopHandlers() {
     _ = stopSignalFlag
-    for sig in [SIGTERM, SIGINT] {
+    for sig in [SIGTERM, SIGINT, SIGUSR1] {
         signal(sig) { _ in stopSignalFlag.pointee = 1 }
     }
 }
 
-/// True once SIGTERM or SIGINT arrived.
+/// True once SIGTERM, SIGINT or SIGUSR1 arrived.
 func stopSignalled() -> Bool { stopSignalFlag.pointee != 0 }

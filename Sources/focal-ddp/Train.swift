@@ -97,10 +97,14 @@ func runTraining(_ config: RunConfig, comm: Communicator) -> Int32 {
         return 0
     } catch let CommError.timedOut(operation, seconds) {
         console.finish()
-        // A stuck collective cannot be left: say where, then end the whole job. Rank 0 speaks
-        // first; the others only if rank 0 is the one that hangs (it would have aborted them).
-        if comm.rank != 0 { sleep(2) }
-        printError("focal-ddp: error: rank \(comm.rank): \(operation) did not complete within \(formatFixed(seconds, digits: 0)) s (--stall-timeout); another rank has stopped or hangs; aborting the job")
+        // A stuck collective cannot be left: say where and who never arrived (the progress
+        // board), then end the whole job. The lowest rank that did arrive speaks first; the
+        // others only if it could not (its abort would have ended them).
+        let late = comm.stallLaggards()
+        let speaker = (0..<comm.size).first { r in !late.contains { $0.rank == r } } ?? 0
+        if comm.rank != speaker { sleep(2) }
+        let who = late.isEmpty ? "; another rank has stopped or hangs" : stallReportText(late)
+        printError("focal-ddp: error: rank \(comm.rank): \(operation) did not complete within \(formatFixed(seconds, digits: 0)) s (--stall-timeout)\(who); aborting the job")
         comm.abort(code: FailureKind.system.rawValue)
     } catch {
         console.finish()

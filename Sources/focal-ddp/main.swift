@@ -70,6 +70,12 @@ func printHelp(for arguments: [String], fallback: String) {
 
 // MARK: - main
 
+// srun without an MPI process manager: refused before anything else, one line from SLURM_PROCID 0.
+if let refusal = launcher.slurmRefusal {
+    if launcher.rank == 0 { printError(refusal) }
+    exit(FailureKind.usage.rawValue)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let command: ParsableCommand
 do {

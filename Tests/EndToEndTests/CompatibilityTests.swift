@@ -1,6 +1,7 @@
 // CompatibilityTests: files written by focal-ddp 0.1.0 (Tests/Fixtures/compat-0.1.0, made before the
 // module restructuring) still load: a checkpoint resumes to the uninterrupted run's exact model
-// bytes on 1 and 2 ranks, the model file works with --init and predict, and plot reads the metrics.
+// bytes on 1 and 2 ranks, the model file works with --init and predict, and plot reads the metrics
+// (and today's docs/plots/tutorial-metrics.jsonl).
 import Foundation
 import XCTest
 import TestSupport

@@ -92,7 +92,7 @@ public final class TrainingRun<T: TrainScalar> {
             }
             trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)
             position = r.position
-            log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(config.resume ?? "")")
+            log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(resumedPath ?? config.resume ?? "")")
         }
         let seconds = try train(trainer, from: position, shape: shape, description: description, identity: identity,
                                 alpha: alpha, data: data)
@@ -151,7 +151,17 @@ public final class TrainingRun<T: TrainScalar> {
         var resumed: CheckpointState<T>? = try comm.agree {
             guard comm.rank == 0 else { return nil }
             var state: CheckpointState<T>? = nil
-            if let r = config.resume {
+            if config.resume == Checkpoint.auto, let dir = config.checkpointDir {
+                let choice = try Checkpoint.newestValid(dir: dir, shape: shape, identity: identity, as: T.self)
+                if let note = choice.note { log.info(note) }
+                if let path = choice.path {
+                    try TrainingControlChecks.checkResume(path: path, current: TrainingControls(config.train))
+                    resumedPath = path
+                } else {
+                    log.info("--resume auto: no checkpoint in \(dir); starting fresh")
+                }
+                state = choice.state
+            } else if let r = config.resume {
                 let path = try Checkpoint.resolve(r)
                 try TrainingControlChecks.checkResume(path: path, current: TrainingControls(config.train))
                 state = try Checkpoint.read(path: path, shape: shape, identity: identity, as: T.self)
@@ -164,7 +174,9 @@ public final class TrainingRun<T: TrainScalar> {
         }
         // The lineage: kept across resumes (a format-1 checkpoint has none: a new one starts).
         runId = try comm.broadcast(comm.rank == 0 ? (resumed.map(\.runId).flatMap { $0.isEmpty ? nil : $0 } ?? Checkpoint.newRunId()) : "", root: 0)
-        if config.resume != nil {
+        // Under `--resume auto` rank 0 alone knows whether a checkpoint was found.
+        let resuming = try comm.broadcast(comm.rank == 0 ? (resumed != nil ? "1" : "") : "", root: 0) == "1"
+        if resuming {
             let extra = resumed?.extra ?? [:]  // rank 0's; `restoreEarlyStopping` shares it
             resumed = try shareCheckpoint(resumed, count: shape.parameterCount)
             resumed?.extra = extra

@@ -55,7 +55,7 @@ extension TrainingRun {
             if let test { out.append(("--test-data", test)) }
         }
         if let path = config.initFile { out.append(("--init", path)) }
-        if let path = config.resume {
+        if let path = config.resume, path != Checkpoint.auto {
             var st = stat()
             if stat(path, &st) != 0 || (st.st_mode & S_IFMT) != S_IFDIR { out.append(("--resume", path)) }
         }

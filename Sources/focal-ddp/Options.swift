@@ -217,7 +217,7 @@ struct TrainOptions: ParsableArguments {
     var checkpointEverySteps: Int = 0
     @Option(parsing: .unconditional, help: "Keep the newest this many checkpoints.")
     var keepCheckpoints: Int = 3
-    @Option(help: ArgumentHelp("Resume from a checkpoint file, or the newest checkpoint in a directory (any number of ranks).", valueName: "PATH"))
+    @Option(help: ArgumentHelp("Resume from a checkpoint file, or the newest checkpoint in a directory (any number of ranks); auto: the newest valid one in --checkpoint-dir, or a fresh start.", valueName: "PATH"))
     var resume: String?
 
     // Failure handling

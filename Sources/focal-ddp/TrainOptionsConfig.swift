@@ -27,6 +27,7 @@ extension TrainOptions {
         try require((simulateRanks ?? 1) >= 1 && (simulateRanks ?? 1) <= 1024, "--simulate-ranks: \(simulateRanks ?? 0) must lie in 1...1024")
         try require(checkpointEvery >= 0, "--checkpoint-every: \(checkpointEvery) must be >= 0")
         try require(checkpointEverySteps >= 0, "--checkpoint-every-steps: \(checkpointEverySteps) must be >= 0")
+        try require(resume != "auto" || checkpointDir != nil, "--resume auto: needs --checkpoint-dir (the directory it resumes from)")
         try require(keepCheckpoints >= 1, "--keep-checkpoints: \(keepCheckpoints) must be >= 1")
         try require(stallTimeout.isFinite && stallTimeout > 0, "--stall-timeout: \(stallTimeout) must be a number of seconds > 0")
         t.stallTimeout = stallTimeout

@@ -54,11 +54,11 @@ let package = Package(
         // Spawning mpirun (or a built product) from tests, safely: shared by the test targets below.
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: strict),
         .testTarget(name: "SwiftMPITests", dependencies: ["SwiftMPI", "Collectives", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "FocalFormatsTests", dependencies: ["FocalFormats", "Collectives"], swiftSettings: strict),
+        .testTarget(name: "FocalFormatsTests", dependencies: ["FocalFormats", "FocalData", "Collectives"], swiftSettings: strict),
         .testTarget(name: "FocalDataTests", dependencies: ["FocalData", "FocalFormats", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "FocalCoreTests", dependencies: ["FocalCore", "FocalReport", "FocalRun", "FocalFormats", "FocalData", "Collectives"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "FocalRun", "FocalFormats"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "FocalRun", "FocalData", "FocalFormats"], swiftSettings: strict),
     ]
 )

@@ -28,6 +28,19 @@ public struct LossSums: Sendable, Equatable {
     public init(loss: Double = 0, weight: Double = 0) { self.loss = loss; self.weight = weight }
 }
 
+/// The focal modulating power x^gamma of both focal losses: a multiplication for the common integer
+/// gammas (pow is the costliest call per row), pow otherwise. pow(0, 0) = 1 keeps gamma 0 as
+/// cross-entropy.
+@inline(__always)
+func focalPower<T: TrainScalar>(_ gamma: T) -> (T) -> T {
+    switch gamma {
+    case 0: return { _ in 1 }
+    case 1: return { $0 }
+    case 2: return { $0 * $0 }
+    default: return { T.pow($0, gamma) }
+    }
+}
+
 /// Focal loss of `rows` rows and, if `dLogits` is given, the gradient of the *unnormalised* loss
 /// sum w.r.t. the logits (divide by the reduction's divisor afterwards, once, globally).
 /// - logits: `[rows, classes]` row-major; targets: `[rows]` in `0..<classes`;
@@ -39,15 +52,7 @@ public func focalLossSums<T: TrainScalar>(logits: UnsafePointer<T>, targets: Uns
                                           classes k: Int, alpha: UnsafePointer<T>, gamma: T,
                                           dLogits: UnsafeMutablePointer<T>?) -> LossSums {
     var sums = LossSums()
-    // (1 - pt)^gamma: a multiplication for the common integer gammas (pow is the costliest call
-    // per row), pow otherwise. pow(0, 0) = 1 keeps gamma 0 as cross-entropy.
-    let power: (T) -> T
-    switch gamma {
-    case 0: power = { _ in 1 }
-    case 1: power = { $0 }
-    case 2: power = { $0 * $0 }
-    default: power = { T.pow($0, gamma) }
-    }
+    let power = focalPower(gamma)
     for r in 0..<rows {
         let z = logits + r * k
         let t = Int(targets[r])

@@ -7,19 +7,8 @@ public func logitRows<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], chun
                  "logitRows: parameters or rows do not fit model \(shape)")
     let rows = x.count / shape.features, k = shape.classes
     var out = [Double](repeating: 0, count: rows * k)
-    guard rows > 0 else { return out }
-    let workspace = MLPWorkspace<T>(shape: shape, capacity: min(chunkSize, rows))
-    params.withUnsafeBufferPointer { pb in
-        x.withUnsafeBufferPointer { xb in
-            var start = 0
-            while start < rows {
-                let m = min(chunkSize, rows - start)
-                workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + start * shape.features, rows: m)
-                let z = workspace.logits
-                for i in 0..<(m * k) { out[start * k + i] = Double(z[i]) }
-                start += m
-            }
-        }
+    forwardChunks(shape: shape, params: params, x: x, chunkSize: chunkSize) { start, m, z in
+        for i in 0..<(m * k) { out[start * k + i] = Double(z[i]) }
     }
     return out
 }

@@ -84,25 +84,37 @@ public func probabilities<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], 
     var probs = [T](repeating: 0, count: rows * k)
     var predicted = [Int32](repeating: 0, count: rows)
     guard rows > 0 else { return Predictions(probabilities: probs, predicted: predicted) }
-    let workspace = MLPWorkspace<T>(shape: shape, capacity: min(chunkSize, rows))
-    params.withUnsafeBufferPointer { pb in
-        x.withUnsafeBufferPointer { xb in
-            probs.withUnsafeMutableBufferPointer { ob in
-                predicted.withUnsafeMutableBufferPointer { cb in
-                    var start = 0
-                    while start < rows {
-                        let m = min(chunkSize, rows - start)
-                        workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + start * shape.features, rows: m)
-                        switch scores {
-                        case .softmax: softmaxRows(logits: workspace.logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
-                        case .sigmoid: sigmoidRows(logits: workspace.logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
-                        }
-                        argmaxRows(logits: workspace.logits, rows: m, classes: k, into: cb.baseAddress! + start)
-                        start += m
-                    }
+    probs.withUnsafeMutableBufferPointer { ob in
+        predicted.withUnsafeMutableBufferPointer { cb in
+            forwardChunks(shape: shape, params: params, x: x, chunkSize: chunkSize) { start, m, logits in
+                switch scores {
+                case .softmax: softmaxRows(logits: logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
+                case .sigmoid: sigmoidRows(logits: logits, rows: m, classes: k, into: ob.baseAddress! + start * k)
                 }
+                argmaxRows(logits: logits, rows: m, classes: k, into: cb.baseAddress! + start)
             }
         }
     }
     return Predictions(probabilities: probs, predicted: predicted)
+}
+
+/// The model's forward pass over `x` `[rows, features]` in chunks of `chunkSize` rows with one
+/// `MLPWorkspace` of that capacity (the chunking decides the bits: see above). Calls `body` with
+/// each chunk's first row, its row count and its logits `[m, classes]`.
+func forwardChunks<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], chunkSize: Int,
+                                   _ body: (_ start: Int, _ m: Int, _ logits: UnsafePointer<T>) -> Void) {
+    let rows = x.count / max(shape.features, 1)
+    guard rows > 0 else { return }
+    let workspace = MLPWorkspace<T>(shape: shape, capacity: min(chunkSize, rows))
+    params.withUnsafeBufferPointer { pb in
+        x.withUnsafeBufferPointer { xb in
+            var start = 0
+            while start < rows {
+                let m = min(chunkSize, rows - start)
+                workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + start * shape.features, rows: m)
+                body(start, m, workspace.logits)
+                start += m
+            }
+        }
+    }
 }

@@ -31,13 +31,7 @@ public func sigmoidFocalLossSums<T: TrainScalar>(logits: UnsafePointer<T>, targe
                                                  classes k: Int, alpha: Double, gamma: T,
                                                  dLogits: UnsafeMutablePointer<T>?) -> LossSums {
     var sums = LossSums()
-    let power: (T) -> T
-    switch gamma {
-    case 0: power = { _ in 1 }
-    case 1: power = { $0 }
-    case 2: power = { $0 * $0 }
-    default: power = { T.pow($0, gamma) }
-    }
+    let power = focalPower(gamma)
     let weighted = alpha >= 0
     let aPos = T(alpha), aNeg = T(1 - alpha)
     for r in 0..<rows {

@@ -5,6 +5,7 @@
 // trap (132, 133, 134), an abort or a kill by a signal fails the test.
 import Foundation
 import XCTest
+import FocalData
 import TestSupport
 
 final class NoTrapNoHangTests: XCTestCase {
@@ -122,7 +123,7 @@ final class NoTrapNoHangTests: XCTestCase {
     /// Randomised and extreme option values (a fixed seed): no process ever ends by a signal or a
     /// trap, every status is a documented one.
     func testRandomisedExtremeOptionsNeverTrap() throws {
-        var rng = SeededRandom(seed: 0x16B)
+        var rng = SplitMix64(state: 0x16B)
         let numbers = ["0", "-1", "1", "2", "3", "nan", "inf", "-inf", "1e10", "1e300", "-1e300", "1e-300", "5e-324",
                        "9223372036854775807", "-9223372036854775808", "9223372036854775808", "4611686018427387904", "0.5", "x", ""]
         let counts = ["0", "-1", "1", "2", "7", "9223372036854775807", "-9223372036854775808", "4611686018427387904",
@@ -304,16 +305,7 @@ final class NoTrapNoHangTests: XCTestCase {
     }
 }
 
-/// SplitMix64 for the randomised cases (a fixed seed: the same cases every run).
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
+    /// A draw in `0..<n` for the randomised cases (a fixed seed: the same cases every run).
     mutating func next(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

@@ -1,6 +1,7 @@
 // JSONTests: the shared JSON value, its strict RFC 8259 parser, its writer and the Codable bridge.
 import Foundation
 import XCTest
+import FocalData  // the project's one SplitMix64, for the bit-pattern tests
 import FocalFormats
 
 final class JSONParserTests: XCTestCase {
@@ -195,7 +196,7 @@ final class JSONWriterTests: XCTestCase {
     }
 
     func testRandomDoubleBitPatternsRoundTripExactly() throws {
-        var rng = SplitMix64(seed: 0x5EED)
+        var rng = SplitMix64(state: 0x5EED)
         var checked = 0
         for _ in 0..<50_000 {
             let d = Double(bitPattern: rng.next())
@@ -426,15 +427,3 @@ final class JSONCodableTests: XCTestCase {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator for the bit-pattern tests.
-private struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

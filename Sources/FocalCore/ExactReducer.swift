@@ -33,6 +33,9 @@ public struct ReduceStatus: Sendable, Equatable {
     /// Some rank asked every rank to stop after this step (a SIGTERM or SIGINT).
     public var stopRequested: Bool = false
 
+    /// No failure, no stop.
+    public init() {}
+
     /// Slots after the exponents in exact mode, and after the sums in plain mode.
     static let exactSlots = 4, plainSlots = 3
 

@@ -45,6 +45,7 @@ extension TrainOptions {
         t.chunkSize = chunkSize
         t.shuffleBatches = shuffleBatches
         t.fastReduce = fastReduce
+        t.wideReduce = wideReduce
         t.shuffleSeed = UInt64(max(0, data.seed))
         t.logEvery = logEvery
         t.evalEvery = evalEvery

@@ -1,6 +1,7 @@
 // CompatibilityTests: files written by focal-ddp 0.1.0 (Tests/Fixtures/compat-0.1.0, made before the
-// module restructuring) still load: a checkpoint resumes to the uninterrupted run's exact model
-// bytes on 1 and 2 ranks, the model file works with --init and predict, and plot reads the metrics
+// module restructuring) still load: a checkpoint resumes with --wide-reduce (0.1.0's reduction) to
+// the uninterrupted run's exact model bytes on 1 and 2 ranks, and without it is refused in one line
+// naming the option, the model file works with --init and predict, and plot reads the metrics
 // (and today's docs/plots/tutorial-metrics.jsonl).
 import Foundation
 import XCTest
@@ -21,10 +22,21 @@ final class CompatibilityTests: XCTestCase {
             defer { try? FileManager.default.removeItem(at: dir) }
             let out = dir.appendingPathComponent("model.safetensors")
             let r = try FocalRun.run(["--resume", fixture("ckpt-step0000000050-epoch000050.safetensors"),
-                                      "--save-model", out.path, "--quiet"], ranks: ranks)
+                                      "--save-model", out.path, "--quiet", "--wide-reduce"], ranks: ranks)
             XCTAssertEqual(r.status, 0, r.stderr)
             XCTAssertEqual(try Data(contentsOf: out), reference, "resumed model bytes on \(ranks ?? 1) rank(s)")
         }
+    }
+
+    func testOldFloat32CheckpointWithoutWideReduceIsRefusedNamingTheOption() throws {
+        let dir = try FocalRun.scratch()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("model.safetensors")
+        let r = try FocalRun.run(["--resume", fixture("ckpt-step0000000050-epoch000050.safetensors"),
+                                  "--save-model", out.path, "--quiet"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(r.stderr.contains("exact_reduction") && r.stderr.contains("--wide-reduce"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
     }
 
     func testOldModelFileWorksWithInitAndPredict() throws {

@@ -132,6 +132,19 @@ final class WorldSizeInvarianceTests: XCTestCase {
         try assertInvariant(DatasetSpec(), c)
     }
 
+    /// `--wide-reduce`: 0.2.0's exact reduction in a float32 run, and a float32 run whose batches
+    /// exceed the carried-exponent reduction's 64 chunks (it then takes the wide one by itself).
+    func testWideReductionAndManyChunksPerStep() throws {
+        var c = TrainConfig()
+        c.epochs = 6
+        c.logEvery = 1
+        c.wideReduce = true
+        try assertInvariant(DatasetSpec(), c, ranks: [2, 5])
+        c.wideReduce = false
+        c.chunkSize = 8      // 800 rows in one batch: 100 chunks per step
+        try assertInvariant(DatasetSpec(), c, ranks: [3])
+    }
+
     func testFourClassesTwoHiddenLayersReplicatedFloat64() throws {
         var s = DatasetSpec()
         s.classification.samples = 600

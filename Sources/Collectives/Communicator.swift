@@ -16,8 +16,6 @@ import Foundation
 /// datatype; users never see it.
 public enum ScalarKind: Sendable, Equatable {
     case float32, float64, int32, int64, uint8
-    /// `SumMaxRecord` (320 bytes; `.sum` only).
-    case sumMaxRecord
 }
 
 /// A type that collectives can reduce and move: `Float`, `Double`, `Int32`, `Int64`, `UInt8`.

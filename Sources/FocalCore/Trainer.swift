@@ -52,9 +52,9 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     /// Plain float64 allreduce instead of the exact one (`--fast-reduce`): results then depend on
     /// the number of ranks, within float64 rounding of the gradient sums.
     public var fastReduce: Bool = false
-    /// `--wide-reduce`: the exact reduction of 0.2.0 in float32 runs too (per-step exponent
-    /// agreement, 64-bit sums, two collectives, 12 bytes per value) instead of the carried-exponent
-    /// one (`CarriedExponentReducer`: one collective, 5 bytes per value). Float64 runs always use it.
+    /// `--wide-reduce`: the exact reduction of 0.2.0 in float32 runs too (`ExactReducer`: Int32
+    /// exponents, 64-bit sums, 12 bytes per value) instead of the compact one
+    /// (`CompactExactReducer`: 1-byte exponents, 32-bit sums, 5 bytes per value). Float64 runs always use it.
     public var wideReduce: Bool = false
     /// The learning-rate schedule (`LRSchedule.swift`); the default is a constant `adam.lr`.
     public var lrSchedule = LRScheduleConfig()
@@ -315,26 +315,18 @@ public final class Trainer<T: TrainScalar> {
     public private(set) var lastRate: Double
     /// The global gradient norm of the last step not skipped, before clipping.
     public private(set) var lastGradNorm: Double?
-    /// The step's gradient reduction: carried-exponent (float32, exact, batches of at most 64
-    /// chunks) or `ExactReducer` (float64, `--wide-reduce`, `--fast-reduce`, larger batches).
+    /// The step's gradient reduction: `CompactExactReducer` (float32, exact, at most 64 chunks per
+    /// step) or `ExactReducer` (float64, `--wide-reduce`, `--fast-reduce`, more chunks per step).
     private let reducer: ExactReducer?
-    private let carried: CarriedExponentReducer?
-    /// True when this run's steps use the carried-exponent reduction.
-    public var usesCarriedReduction: Bool { carried != nil }
-    /// The exponents the carried-exponent reduction takes from step to step (`[parameterCount + 2]`;
-    /// nil without it): part of the training state, stored in checkpoints.
-    public var reductionExponents: [Int8]? {
-        get { carried?.exponents }
-        set { if let carried, let newValue { precondition(newValue.count == carried.width); carried.exponents = newValue } }
-    }
+    private let compact: CompactExactReducer?
+    /// True when this run's steps use the compact exact reduction (1-byte exponents, 32-bit sums).
+    public var usesCompactReduction: Bool { compact != nil }
     /// Bytes one step's gradient reduction passes to its allreduce(s) (without overflow redos).
     public var reductionMessageBytes: Int {
-        if let carried { return carried.messageBytes }
+        if let compact { return compact.messageBytes }
         let w = shape.parameterCount + 2
         return config.fastReduce ? 8 * (w + ReduceStatus.plainSlots) : 4 * (w + ReduceStatus.exactSlots) + 8 * w
     }
-    /// Steps whose exponents grew past the carried bound (each needed a second collective).
-    public var reductionRedoSteps: Int { carried?.overflowSteps ?? 0 }
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]
     /// `[2]`: one chunk's loss sum and alpha sum (kept to avoid an allocation per step).
@@ -401,11 +393,11 @@ public final class Trainer<T: TrainScalar> {
         let stepPlan = epochPlan
         let maxChunks = (0..<stepPlan.batchCount).map { stepPlan.chunkCount(batch: $0) }.max() ?? 1
         if T.self == Float.self && !config.fastReduce && !config.wideReduce
-            && maxChunks <= CarriedExponentReducer.maxChunks && comm.size <= CarriedExponentReducer.maxRanks {
-            carried = CarriedExponentReducer(mainCount: shape.parameterCount, extraCount: 2, localCapacity: capacity)
+            && maxChunks <= CompactExactReducer.maxChunks && comm.size <= CompactExactReducer.maxRanks {
+            compact = CompactExactReducer(mainCount: shape.parameterCount, extraCount: 2, localCapacity: capacity)
             reducer = nil
         } else {
-            carried = nil
+            compact = nil
             reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         }
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)
@@ -436,7 +428,7 @@ public final class Trainer<T: TrainScalar> {
     public func step(batch b: Int, epoch: Int, stepIndex: Int, requestStop: Bool = false) throws -> (loss: Double, weight: Double, rows: Int)? {
         let P = shape.parameterCount, F = data.features
         reducer?.reset()
-        carried?.begin(chunksInStep: epochPlan.chunkCount(batch: b))
+        compact?.begin(chunksInStep: epochPlan.chunkCount(batch: b))
         let localError = hooks.stepStart?(stepIndex) ?? 0
         let sampled = sampler != nil
         if sampled {
@@ -464,9 +456,9 @@ public final class Trainer<T: TrainScalar> {
                                     let s = lossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
                                                      alpha: ab.baseAddress!, dLogits: db.baseAddress!)
                                     t1 = monotonicSeconds(); timings.loss += t1 - t0; t0 = t1
-                                    // The carried-exponent reducer keeps each chunk's gradient: the backward
-                                    // pass writes straight into its slot (T is Float whenever it is used).
-                                    let g = carried.map { UnsafeMutableRawPointer($0.nextSlot()).assumingMemoryBound(to: T.self) }
+                                    // The compact reducer keeps each chunk's gradient: the backward pass
+                                    // writes straight into its slot (T is Float whenever it is used).
+                                    let g = compact.map { UnsafeMutableRawPointer($0.nextSlot()).assumingMemoryBound(to: T.self) }
                                         ?? gb.baseAddress!
                                     workspace.backward(params: pb.baseAddress!, x: x, rows: m, dLogits: db.baseAddress!,
                                                        grad: g)
@@ -474,8 +466,8 @@ public final class Trainer<T: TrainScalar> {
                                     hooks.afterBackward?(stepIndex, UnsafeMutableBufferPointer(start: g, count: P))
                                     extraSums[0] = s.loss
                                     extraSums[1] = s.weight
-                                    if let carried {
-                                        carried.add(extra: extraSums)
+                                    if let compact {
+                                        compact.add(extra: extraSums)
                                     } else {
                                         reducer?.add(main: UnsafePointer(g), mainCount: P, extra: extraSums)
                                     }
@@ -489,8 +481,8 @@ public final class Trainer<T: TrainScalar> {
         var t0 = monotonicSeconds()
         let status: ReduceStatus
         do {
-            if let carried {
-                status = try carried.reduce(comm, result: &sums, errorCode: localError, requestStop: requestStop)
+            if let compact {
+                status = try compact.reduce(comm, result: &sums, errorCode: localError, requestStop: requestStop)
             } else {
                 status = try reducer!.reduce(comm, chunksInStep: epochPlan.chunkCount(batch: b), result: &sums,
                                              errorCode: localError, requestStop: requestStop)
@@ -561,7 +553,7 @@ public final class Trainer<T: TrainScalar> {
                       afterStep: (TrainingPosition, _ epochEnded: Bool) throws -> Void = { _, _ in },
                       stopRequested: () -> Bool = { false }) throws {
         reducer?.stallTimeout = config.stallTimeout
-        carried?.stallTimeout = config.stallTimeout
+        compact?.stallTimeout = config.stallTimeout
         let start = monotonicSeconds()
         var pos = position
         while pos.epoch < config.epochs {

@@ -19,9 +19,6 @@ public struct CheckpointState<T: TrainScalar>: Sendable {
     public var runId: String
     /// Further state by tensor name (early stopping's best parameters and counters), stored as is.
     public var extra: [String: SafetensorsFile.Tensor] = [:]
-    /// `[parameterCount + 2]` the exponents the carried-exponent reduction takes into the next
-    /// step (`Trainer.reductionExponents`); nil for runs without it and in files before 0.3.0.
-    public var reductionExponents: [Int8]?
 
     public init(params: [T], m: [T], v: [T], adamStep: Int, position: TrainingPosition, runId: String = "") {
         self.params = params
@@ -36,8 +33,6 @@ public struct CheckpointState<T: TrainScalar>: Sendable {
 public enum Checkpoint {
     /// Format 2 (0.2.0): the checksum covers the metadata (identity, run id) and every tensor.
     static let format = "focal-ddp-checkpoint-2"
-    /// The carried-exponent reduction's state (`CheckpointState.reductionExponents`).
-    static let reductionExponentsTensor = "state.reduction_exponents"
     /// Format 1 (0.1.0): the checksum covers the tensors only; still read.
     static let format1 = "focal-ddp-checkpoint-1"
 
@@ -64,9 +59,6 @@ public enum Checkpoint {
         file.tensors["state.counters"] = .init(shape: [6], int64s: [p.epoch, p.batchesDone, p.globalStep, p.rows, p.skipped, s.adamStep].map(Int64.init))
         file.tensors["state.sums"] = .init(shape: [2], doubles: [p.lossSum, p.weightSum])
         for (name, t) in s.extra { file.tensors[name] = t }
-        if let e = s.reductionExponents {
-            file.tensors[reductionExponentsTensor] = .init(shape: [e.count], int32s: e.map(Int32.init))
-        }
         file.metadata["format"] = format
         file.metadata["identity"] = identity.text
         file.metadata[runIdKey] = s.runId
@@ -125,13 +117,6 @@ public enum Checkpoint {
         var state = CheckpointState(params: params, m: try values("optimizer.m"), v: try values("optimizer.v"),
                                     adamStep: Int(c[5]), position: p, runId: file.metadata[runIdKey] ?? "")
         for (name, t) in file.tensors where name.hasPrefix("early_stopping.") { state.extra[name] = t }
-        if file.tensors[reductionExponentsTensor] != nil {
-            let e = try file.int64s(reductionExponentsTensor)
-            guard e.count == n + 2, e.allSatisfy({ (-128...127).contains($0) }) else {
-                throw DataError("--resume \(path): malformed \(reductionExponentsTensor)")
-            }
-            state.reductionExponents = e.map { Int8($0) }
-        }
         return state
     }
 

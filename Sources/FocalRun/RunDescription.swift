@@ -77,7 +77,7 @@ public struct RunDescription: Codable, Sendable, Equatable {
     public var `init`: String?
     public var onNaN: String
     public var fastReduce: Bool
-    /// "carried-exponent" for float32 runs with the default exact reduction (0.3.0); nil otherwise.
+    /// "compact" for float32 runs with the default exact reduction (0.3.0); nil otherwise.
     /// Not a coding key: added to the identity by `json` only when set.
     public var exactReduction: String?
     /// Schedule, clipping, loss and sampler (`TrainingControls.swift`); nil, and absent from the identity, at their defaults.
@@ -131,7 +131,7 @@ public struct RunDescription: Codable, Sendable, Equatable {
         `init` = config.initFile
         onNaN = t.onNaN.rawValue
         fastReduce = t.fastReduce
-        exactReduction = config.precision == .float32 && !t.fastReduce && !t.wideReduce ? "carried-exponent" : nil
+        exactReduction = config.precision == .float32 && !t.fastReduce && !t.wideReduce ? "compact" : nil
         controls = TrainingControls(t)
         realData = RealDataDescription(config)
     }
@@ -144,8 +144,8 @@ public struct RunDescription: Codable, Sendable, Equatable {
             guard case .object(var fields) = base, case .object(let more) = try JSONValueEncoder().encode(realData) else { return base }
             fields += more
             // Added in 0.3.0, only where it changes the numerics: float32 runs with the exact
-            // reduction carry exponents from step to step (`CarriedExponentReducer`), so their
-            // checkpoints cannot continue a run of an earlier version (which has no such key).
+            // reduction round onto a 32-bit grid (`CompactExactReducer`), so their checkpoints
+            // cannot continue a run of an earlier version (which has no such key), nor the reverse.
             if let kind = exactReduction { fields.append(("exact_reduction", .string(kind))) }
             return .object(fields)
         }

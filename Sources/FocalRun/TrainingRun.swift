@@ -91,15 +91,6 @@ public final class TrainingRun<T: TrainScalar> {
                                              batches: trainer.stepsPerEpoch, batchRows: trainer.epochPlan.batchSize)
             }
             trainer.adam.restore(m: r.m, v: r.v, step: r.adamStep)
-            if trainer.usesCarriedReduction {
-                // The identity (`exact_reduction`) matched, so a file without the state is damaged.
-                try comm.agree {
-                    guard r.reductionExponents != nil else {
-                        throw DataError("--resume \(resumedPath ?? config.resume ?? ""): the checkpoint holds no \(Checkpoint.reductionExponentsTensor)")
-                    }
-                }
-                trainer.reductionExponents = r.reductionExponents
-            }
             position = r.position
             log.info("resumed at epoch \(position.epoch), step \(position.globalStep) from \(resumedPath ?? config.resume ?? "")")
         }
@@ -202,15 +193,9 @@ public final class TrainingRun<T: TrainScalar> {
         try comm.broadcast(&m, root: 0)
         try comm.broadcast(&v, root: 0)
         let p = try comm.broadcast(value: local?.position ?? TrainingPosition(), root: 0)
-        var step = [Int64(local?.adamStep ?? 0), local?.reductionExponents != nil ? 1 : 0]
+        var step = [Int64(local?.adamStep ?? 0)]
         try comm.broadcast(&step, root: 0)
-        var state = CheckpointState(params: params, m: m, v: v, adamStep: Int(step[0]), position: p)
-        if step[1] == 1 {
-            var e = (local?.reductionExponents ?? [Int8](repeating: 0, count: count + 2)).map(Int32.init)
-            try comm.broadcast(&e, root: 0)
-            state.reductionExponents = e.map { Int8(truncatingIfNeeded: $0) }
-        }
-        return state
+        return CheckpointState(params: params, m: m, v: v, adamStep: Int(step[0]), position: p)
     }
 
     private func announce(data: LocalData<T>, shape: MLPShape, alpha: [Double]) {
@@ -298,7 +283,6 @@ public final class TrainingRun<T: TrainScalar> {
             var state = CheckpointState(params: trainer.params, m: trainer.adam.m, v: trainer.adam.v,
                                         adamStep: trainer.adam.step, position: pos, runId: runId)
             state.extra = earlyStoppingTensors()
-            state.reductionExponents = trainer.reductionExponents
             return try Checkpoint.write(Checkpoint.encode(state, shape: shape, identity: identity), dir: dir, name: name,
                                         keep: config.keepCheckpoints)
         }

@@ -30,7 +30,6 @@ extension ScalarKind {
         case .int32: return cmpi_int32()
         case .int64: return cmpi_int64()
         case .uint8: return cmpi_uint8()
-        case .sumMaxRecord: preconditionFailure("records use MPICommunicator.wire(_:_:)")
         }
     }
 }
@@ -70,25 +69,6 @@ public final class MPICommunicator: Communicator {
     /// Announcements of collective entries, for stall reports (made on first use; see MPIProgressBoard).
     public private(set) lazy var progressBoard: ProgressBoard =
         MPIProgressBoard(comm: comm.raw, rank: rank, size: size, host: processorName)
-
-    /// `SumMaxRecord`'s datatype and operation (made on first use).
-    private var records: MPIRecordReduction?
-
-    /// The datatype of `kind` (made on first use for records).
-    private func mpiType(_ kind: ScalarKind) throws -> OpaquePointer {
-        guard kind == .sumMaxRecord else { return kind.mpiDatatype }
-        if records == nil { records = try MPIRecordReduction.make() }
-        return records!.datatype
-    }
-
-    /// The datatype and operation of a reduction of `kind` by `op`; records take `.sum` only,
-    /// which is their own sum/max operation.
-    private func wire(_ kind: ScalarKind, _ op: ReduceOp) throws -> (OpaquePointer, OpaquePointer) {
-        guard kind == .sumMaxRecord else { return (kind.mpiDatatype, op.mpiOp) }
-        guard op == .sum else { throw CommError.sizeMismatch("records reduce by .sum (their sum/max operation) only, not .\(op)") }
-        let type = try mpiType(kind)
-        return (type, records!.op)
-    }
 
     init(handle: MPIComm) throws {
         comm = handle
@@ -130,7 +110,7 @@ public final class MPICommunicator: Communicator {
     /// `MPI_Allreduce(MPI_IN_PLACE, buffer, ...)`.
     public func allreduce<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, op: ReduceOp) throws {
         guard let base = buffer.baseAddress else { return }  // empty on every rank: nothing to do
-        let (datatype, mop) = try wire(T.kind, op), c = comm.raw
+        let datatype = T.kind.mpiDatatype, mop = op.mpiOp, c = comm.raw
         if buffer.count <= maxCountPerCall {
             try MPIRuntime.check(MPI_Allreduce(cmpi_in_place(), base, Int32(truncatingIfNeeded: buffer.count),
                                                datatype, mop, c), "MPI_Allreduce")
@@ -149,7 +129,7 @@ public final class MPICommunicator: Communicator {
         }
         guard let sendBase = send.baseAddress, let resultBase = result.baseAddress else { return }
         if sendBase == UnsafePointer(resultBase) { return try allreduce(result, op: op) }
-        let (datatype, mop) = try wire(T.kind, op), c = comm.raw
+        let datatype = T.kind.mpiDatatype, mop = op.mpiOp, c = comm.raw
         try chunked(send.count) { offset, n in
             try MPIRuntime.check(MPI_Allreduce(sendBase + offset, resultBase + offset, n, datatype, mop, c),
                                  "MPI_Allreduce")
@@ -165,7 +145,7 @@ public final class MPICommunicator: Communicator {
         }
         guard let sendBase = send.baseAddress else { return }
         let resultBase = rank == root ? result.baseAddress : nil
-        let (datatype, mop) = try wire(T.kind, op), c = comm.raw
+        let datatype = T.kind.mpiDatatype, mop = op.mpiOp, c = comm.raw
         try chunked(send.count) { offset, n in
             try MPIRuntime.check(MPI_Reduce(sendBase + offset, resultBase.map { $0 + offset }, n, datatype, mop,
                                             Int32(root), c), "MPI_Reduce")
@@ -180,7 +160,7 @@ public final class MPICommunicator: Communicator {
             throw CommError.sizeMismatch("exclusiveScan: send has \(send.count) elements, result \(result.count)")
         }
         guard let sendBase = send.baseAddress, let resultBase = result.baseAddress else { return }
-        let (datatype, mop) = try wire(T.kind, op), c = comm.raw
+        let datatype = T.kind.mpiDatatype, mop = op.mpiOp, c = comm.raw
         try chunked(send.count) { offset, n in
             try MPIRuntime.check(MPI_Exscan(sendBase + offset, resultBase + offset, n, datatype, mop, c), "MPI_Exscan")
         }
@@ -195,7 +175,7 @@ public final class MPICommunicator: Communicator {
     public func broadcast<T: CommScalar>(_ buffer: UnsafeMutableBufferPointer<T>, root: Int) throws {
         try checkRoot(root)
         guard let base = buffer.baseAddress else { return }
-        let datatype = try mpiType(T.kind), c = comm.raw
+        let datatype = T.kind.mpiDatatype, c = comm.raw
         try chunked(buffer.count) { offset, n in
             try MPIRuntime.check(MPI_Bcast(base + offset, n, datatype, Int32(root), c), "MPI_Bcast")
         }
@@ -221,7 +201,7 @@ public final class MPICommunicator: Communicator {
         let counts = lengths.map { Int32(truncatingIfNeeded: $0) }
         var displacements = [Int32](repeating: 0, count: size)
         for r in 1..<Swift.max(size, 1) { displacements[r] = displacements[r - 1] + counts[r - 1] }
-        let datatype = try mpiType(T.kind)
+        let datatype = T.kind.mpiDatatype
         var dummy = T.zero  // a valid address for an empty piece
         let flat = try [T](unsafeUninitializedCapacity: Int(total)) { out, initialized in
             try withUnsafeMutablePointer(to: &dummy) { dummyPointer in
@@ -248,7 +228,7 @@ public final class MPICommunicator: Communicator {
                                               op: ReduceOp) throws -> PendingCollective {
         let pending = MPIPendingCollective(operation: "MPI_Iallreduce")
         guard let base = buffer.baseAddress else { return pending }
-        let (datatype, mop) = try wire(T.kind, op), c = comm.raw
+        let datatype = T.kind.mpiDatatype, mop = op.mpiOp, c = comm.raw
         try chunked(buffer.count) { offset, n in
             var request: OpaquePointer? = cmpi_request_null()
             try MPIRuntime.check(MPI_Iallreduce(cmpi_in_place(), base + offset, n, datatype, mop, c, &request),
@@ -263,7 +243,7 @@ public final class MPICommunicator: Communicator {
         try checkRoot(root)
         let pending = MPIPendingCollective(operation: "MPI_Ibcast")
         guard let base = buffer.baseAddress else { return pending }
-        let datatype = try mpiType(T.kind), c = comm.raw
+        let datatype = T.kind.mpiDatatype, c = comm.raw
         try chunked(buffer.count) { offset, n in
             var request: OpaquePointer? = cmpi_request_null()
             try MPIRuntime.check(MPI_Ibcast(base + offset, n, datatype, Int32(root), c, &request), "MPI_Ibcast")

@@ -158,7 +158,7 @@ func loadAverage() -> String {
 private let splitNames = ["wall", "forward", "loss", "backward", "reduction", "optimizer", "broadcast", "cpu"]
 
 func trainBench(_ arguments: [String]) throws -> Int32 {
-    let args = try BenchArguments(arguments, known: ["config", "runs", "ranks-label", "optimizer-on", "chunk-size", "sgemm-reps", "samples"])
+    let args = try BenchArguments(arguments, known: ["config", "runs", "ranks-label", "optimizer-on", "chunk-size", "sgemm-reps", "samples", "reduce"])
     var config = try BenchConfig.named(args.string("config", "tutorial"))
     let runs = try args.int("runs", config.defaultRuns)
     let sgemmReps = try args.int("sgemm-reps", 15)
@@ -170,6 +170,17 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
     case "replicated": placements = [.replicated]
     case "both": placements = [.root, .replicated]
     case let other: throw BenchError("--optimizer-on: '\(other)' is not root, replicated or both")
+    }
+    let reductions: [String]
+    switch args.string("reduce", "exact") {
+    case "exact", "fast", "wide": reductions = [args.string("reduce", "exact")]
+    case "both": reductions = ["exact", "fast"]
+    case "all": reductions = ["exact", "fast", "wide"]
+    case let other: throw BenchError("--reduce: '\(other)' is not exact, fast, wide, both or all")
+    }
+    /// The runs of one round, alternating: placement x reduction; key `root`, `root_fast`, ...
+    let variants: [(key: String, placement: OptimizerPlacement, reduce: String)] = placements.flatMap { p in
+        reductions.map { r in (r == "exact" ? p.rawValue : "\(p.rawValue)_\(r)", p, r) }
     }
 
     try MPIRuntime.initialize()
@@ -197,18 +208,22 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
     var peaks = [try concurrentSgemmGFlops(comm: comm, reps: sgemmReps)]
 
     // Training runs (placements alternate within a run, so noise hits them alike).
-    var splits: [OptimizerPlacement: [[Double]]] = [:]
+    var splits: [String: [[Double]]] = [:]
+    var wire: [String: Int] = [:]
     for _ in 0..<runs {
-        for placement in placements {
+        for (key, placement, reduce) in variants {
             var train = config.train
             train.optimizerOn = placement
+            train.fastReduce = reduce == "fast"
+            train.wideReduce = reduce == "wide"
             let trainer = Trainer<Float>(config: train, comm: comm, data: data, alpha: alpha)
             try comm.barrier()
             let t0 = now(), c0 = cpuSeconds()
             try trainer.train(onEpoch: { _ in })
             let wall = now() - t0, cpu = cpuSeconds() - c0
             let t = trainer.timings
-            splits[placement, default: []].append([wall, t.forward, t.loss, t.backward, t.reduction, t.optimizer, t.broadcast, cpu])
+            splits[key, default: []].append([wall, t.forward, t.loss, t.backward, t.reduction, t.optimizer, t.broadcast, cpu])
+            wire[key] = trainer.reductionMessageBytes
         }
     }
     peaks.append(try concurrentSgemmGFlops(comm: comm, reps: sgemmReps))
@@ -219,8 +234,8 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
     let peakPerRank = try comm.allgather([median(peaks)])
     let memory = try comm.allgather([rssStart, rssData, rssTrain, shardBytes / 1_048_576, dataSeconds,
                                      Double(data.trainY.count)])
-    var gathered: [OptimizerPlacement: [[Double]]] = [:]  // [rank * runs + run] -> split
-    for p in placements {
+    var gathered: [String: [[Double]]] = [:]  // [rank * runs + run] -> split
+    for (p, _, _) in variants {
         let flat = try comm.allgather(splits[p]!.flatMap { $0 })
         gathered[p] = stride(from: 0, to: flat.count, by: splitNames.count).map { Array(flat[$0..<($0 + splitNames.count)]) }
     }
@@ -244,7 +259,7 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
                             "\"samples\": \(Int(samples))", "\"steps\": \(steps)", "\"flops_per_sample\": \(Int(flopsPerSample))",
                             "\"executed_flops_per_sample\": \(Int(executedPerSample))", "\"sgemm_limit_gflops\": \(fixed(limit, 2))",
                             "\"load\": \"\(loadBefore) -> \(loadAfter)\""]
-    for p in placements {
+    for (p, placement, reduce) in variants {
         let all = gathered[p]!
         // A run's time is its slowest rank's.
         let walls = (0..<runs).map { r in (0..<ranks).map { all[$0 * runs + r][0] }.max()! }
@@ -252,7 +267,9 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
         let rate = samples / wall
         let gflops = rate * flopsPerSample / 1e9
         print("")
-        print("optimizer on \(p.rawValue): median training time \(fixed(wall, 4)) s (runs: \(walls.map { fixed($0, 3) }.joined(separator: " "))); "
+        let w = wire[p]!
+        print("optimizer on \(placement.rawValue), \(reduce) reduction (\(w) bytes per step into the reduction's allreduces, "
+              + "\(fixed(Double(w) / Double(4 * shape.parameterCount), 3))x a float32 allreduce of the gradient): median training time \(fixed(wall, 4)) s (runs: \(walls.map { fixed($0, 3) }.joined(separator: " "))); "
               + "\(fixed(rate, 0)) samples/s; \(fixed(gflops, 1)) GFLOP/s = \(fixed(100 * gflops / limit, 1))% of the sgemm limit "
               + "(executed FLOPs: \(fixed(100 * rate * executedPerSample / 1e9 / limit, 1))%)")
         print("step split, ms per step (median over runs; 'other' = wall - timed parts, e.g. the untimed reducer.add per chunk;")
@@ -267,9 +284,11 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
             print(pad("\(r)", 5) + parts.dropFirst().map { pad(fixed($0, 3), 11) }.joined() + pad(fixed(other, 3), 9) + pad(fixed(parts[0], 3), 9)
                   + pad(fixed(cpu * 1e3 / Double(steps), 3), 9) + pad(fixed(mine / cpu, 0), 15))
             if r == 0 {
-                result += ["\"\(p.rawValue)_seconds\": \(fixed(wall, 5))", "\"\(p.rawValue)_samples_per_s\": \(fixed(rate, 1))",
-                           "\"\(p.rawValue)_gflops\": \(fixed(gflops, 2))",
-                           "\"\(p.rawValue)_split_ms\": [" + parts.map { fixed($0, 4) }.joined(separator: ", ") + "]"]
+                result += ["\"\(p)_seconds\": \(fixed(wall, 5))", "\"\(p)_samples_per_s\": \(fixed(rate, 1))",
+                           "\"\(p)_gflops\": \(fixed(gflops, 2))", "\"\(p)_wire_bytes\": \(w)",
+                           "\"\(p)_runs_s\": [" + walls.map { fixed($0, 4) }.joined(separator: ", ") + "]",
+                           "\"\(p)_samples_per_cpu_s\": \(fixed(mine / cpu, 1))",
+                           "\"\(p)_split_ms\": [" + parts.map { fixed($0, 4) }.joined(separator: ", ") + "]"]
             }
         }
     }

@@ -25,7 +25,7 @@ struct Subcommand {
 let subcommands: [Subcommand] = [
     Subcommand(name: "train",
                summary: "training samples/s, GFLOP/s vs the concurrent sgemm limit, step split, memory "
-                   + "[--config tutorial|large] [--runs N] [--optimizer-on root|replicated|both] [--ranks-label TEXT] [--chunk-size N] [--samples N] [--sgemm-reps N]",
+                   + "[--config tutorial|large] [--runs N] [--optimizer-on root|replicated|both] [--reduce exact|fast|wide|both|all] [--ranks-label TEXT] [--chunk-size N] [--samples N] [--sgemm-reps N]",
                run: trainBench),
     Subcommand(name: "datagen",
                summary: "data generation rows/s per rank and peak memory vs shard "

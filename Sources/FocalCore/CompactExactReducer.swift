@@ -1,0 +1,283 @@
+// CompactExactReducer: the default exact gradient reduction of float32 training. The method of
+// `ExactReducer` (round every chunk partial to a per-element power-of-two grid set by the
+// element's largest exponent over all chunks and ranks, then add integers: exact, so the bits never
+// depend on which rank holds which chunk or on MPI's order; ReproBLAS's binned sums, Demmel &
+// Nguyen 2015, reduced to one bin) with narrow lanes: 1-byte exponents and 32-bit sums, 5 bytes
+// per value on the wire instead of 4 + 8.
+//
+// A step with C chunks over all ranks (C <= `maxChunks`):
+//   1. each rank keeps its chunks' float32 gradients (the backward pass writes them in place,
+//      `nextSlot`) and the largest |v| per element; a UInt8 MAX-allreduce agrees on every element's
+//      largest binary exponent E_i (stored as E_i + 128, clamped to -127...127; 0: zero
+//      everywhere) and carries four flags: non-finite seen, error, stop, ...;
+//   2. every partial is rounded to an integer q = round(v * 2^(S - 1 - E_i)) (to nearest, ties to
+//      even) with S = 30 - ceil(log2 C), so |q| <= 2^S and the sum of all C chunks stays below 2^30
+//      in magnitude (an Int32); the two float64 extras (loss and weight sums) use S = 51 -
+//      ceil(log2 C) and Int64 sums, sent as three 17-bit limbs each; ranks add their integers and
+//      an Int32 SUM-allreduce adds the ranks' (exact, so associative);
+//   3. the sums are scaled back by 2^(E_i + 1 - S).
+// A value in the top binade of its element keeps S >= 24 bits (C <= 64): a float32 partial there is
+// represented exactly; one k binades lower keeps S - k. Runs whose steps have more chunks, float64
+// runs, `--wide-reduce` and statistics use `ExactReducer` (S = 51 - ceil(log2 C), 64-bit sums).
+// Cost per step: a 1-byte MAX-allreduce and a 4-byte SUM-allreduce per value (bytes on the wire
+// per step: `messageBytes`); failures cost one more small collective that names the rank.
+import Collectives
+
+public final class CompactExactReducer {
+    /// Float32 gradient values per chunk partial.
+    public let mainCount: Int
+    /// Float64 values after them (loss sum, weight sum).
+    public let extraCount: Int
+    /// `mainCount + extraCount`.
+    public var width: Int { mainCount + extraCount }
+    /// Most chunks this rank stores in one step.
+    public let localCapacity: Int
+    /// Seconds a collective may take before `reduce` gives up with `CommError.timedOut`.
+    public var stallTimeout: Double?
+
+    /// Most chunks per step: S = 30 - ceil(log2 64) = 24 bits, float32's significand.
+    public static let maxChunks = 64
+    /// Largest number of ranks: the extras' 17-bit limbs are summed in Int32 lanes (2^31 / 2^17).
+    public static let maxRanks = 1 << 14
+
+    /// `[localCapacity, mainCount]` row-major: this step's chunk gradients, written in place by the
+    /// trainer's backward pass (`nextSlot`).
+    private var slots: [Float]
+    /// `[localCapacity, extraCount]`: this step's chunk extras.
+    private var extras: [Double]
+    private var stored = 0
+    private var chunks = 1
+    /// `[mainCount]` / `[extraCount]` this rank's largest |v| per element this step (NaN if seen).
+    private var maxMain: [Float]
+    private var maxExtra: [Double]
+    /// `[width + 4]` the exponent lanes (E + 128; 0 for zero) and the four flags, MAX-reduced.
+    private var lanes: [UInt8]
+    /// `[mainCount + 3 * extraCount]` the integer sums: mains, then three limbs per extra.
+    private var sums: [Int32]
+    /// `[mainCount]` 2^(S - 1 - E_i) (0 where the element is zero everywhere) and 2^(E_i + 1 - S).
+    private var scale: [Double]
+    private var grid: [Double]
+
+    static let flags = 3
+
+    public init(mainCount: Int, extraCount: Int, localCapacity: Int) {
+        self.mainCount = mainCount
+        self.extraCount = extraCount
+        self.localCapacity = max(1, localCapacity)
+        slots = [Float](repeating: 0, count: self.localCapacity * mainCount)
+        extras = [Double](repeating: 0, count: self.localCapacity * extraCount)
+        maxMain = [Float](repeating: 0, count: mainCount)
+        maxExtra = [Double](repeating: 0, count: extraCount)
+        lanes = [UInt8](repeating: 0, count: mainCount + extraCount + Self.flags)
+        sums = [Int32](repeating: 0, count: mainCount + 3 * extraCount)
+        scale = [Double](repeating: 0, count: mainCount)
+        grid = [Double](repeating: 0, count: mainCount)
+    }
+
+    /// Bytes one step passes to its two allreduces: 1 per exponent and flag, 4 per integer sum.
+    public var messageBytes: Int { lanes.count + 4 * sums.count }
+
+    /// S: the integer bits of a value at its element's largest exponent, for 32- or 64-bit sums.
+    static func precisionBits(chunks: Int, wide: Bool) -> Int {
+        (wide ? 51 : 30) - ExactReducer.headroomBits(chunks: chunks)
+    }
+
+    /// 2^k as a Double, for -1022 <= k <= 1023 (built from its bit pattern: exact and fast).
+    @inline(__always)
+    static func pow2(_ k: Int) -> Double { Double(bitPattern: UInt64(1023 + k) << 52) }
+
+    /// Starts a step of `chunksInStep` chunks over all ranks (the same number on every rank).
+    public func begin(chunksInStep: Int) {
+        precondition(chunksInStep <= Self.maxChunks, "CompactExactReducer: \(chunksInStep) chunks per step, at most \(Self.maxChunks)")
+        stored = 0
+        chunks = max(1, chunksInStep)
+        maxMain.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        maxExtra.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+    }
+
+    /// `[mainCount]` where the next chunk's gradient goes (written before `add`).
+    public func nextSlot() -> UnsafeMutablePointer<Float> {
+        precondition(stored < localCapacity, "CompactExactReducer: more chunks than capacity \(localCapacity)")
+        return slots.withUnsafeMutableBufferPointer { $0.baseAddress! + stored * mainCount }
+    }
+
+    /// Commits the chunk written into `nextSlot()` with its `extra` `[extraCount]` values.
+    public func add(extra: [Double]) {
+        precondition(extra.count == extraCount, "CompactExactReducer: \(extra.count) extras, expected \(extraCount)")
+        let base = stored * mainCount
+        slots.withUnsafeBufferPointer { p in
+            maxMain.withUnsafeMutableBufferPointer { mx in
+                // Branch-free so it vectorises: a running max of |v| that a NaN replaces.
+                for i in 0..<mainCount {
+                    let a = p[base + i].magnitude
+                    mx[i] = (a > mx[i] || a != a) ? a : mx[i]
+                }
+            }
+        }
+        for j in 0..<extraCount {
+            let v = extra[j]
+            extras[stored * extraCount + j] = v
+            let a = v.magnitude
+            maxExtra[j] = (a > maxExtra[j] || a != a) ? a : maxExtra[j]
+        }
+        stored += 1
+    }
+
+    /// The exponent lane of a largest magnitude: its exponent clamped to -127...127, plus 128; 0
+    /// for zero; nil for a magnitude too large for the lane (>= 2^128) or not finite.
+    static func exponentLane(_ m: Double) -> UInt8? {
+        if m == 0 { return 0 }
+        guard m.isFinite, m < 0x1p128 else { return nil }
+        return UInt8(max(-127, Int(m.exponent)) + 128)
+    }
+
+    /// Reduces over all ranks. On return `result` `[width]` holds the sums (identical bits on every
+    /// rank) unless the status reports a failure, in which case `result` is left untouched.
+    public func reduce(_ comm: Communicator, result: inout [Double], errorCode: Int32 = 0,
+                       requestStop: Bool = false) throws -> ReduceStatus {
+        precondition(result.count == width, "CompactExactReducer.reduce: result must hold width values")
+        var nonFinite = false
+        // Exponent lanes from the float32 bit pattern: field 1...254 is E + 127 (E + 128 after the +1),
+        // 0 a subnormal (E clamps to -127: lane 1), 255 an infinity or NaN.
+        maxMain.withUnsafeBufferPointer { mx in
+            lanes.withUnsafeMutableBufferPointer { l in
+                var bad: UInt32 = 0
+                for i in 0..<mainCount {
+                    let m = mx[i]
+                    let field = (m.bitPattern >> 23) & 0xFF
+                    bad |= field == 0xFF ? 1 : 0
+                    l[i] = m == 0 ? 0 : (field == 0 ? 1 : UInt8(truncatingIfNeeded: field &+ 1))
+                }
+                nonFinite = bad != 0
+            }
+        }
+        for j in 0..<extraCount {
+            guard let e = Self.exponentLane(maxExtra[j]) else { nonFinite = true; continue }
+            lanes[mainCount + j] = e
+        }
+        let f = width
+        lanes[f] = nonFinite ? 1 : 0
+        lanes[f + 1] = errorCode != 0 ? 1 : 0
+        lanes[f + 2] = requestStop ? 1 : 0
+        try allreduce(comm, &lanes, op: .max, what: "the exponent agreement of the gradient reduction")
+        var status = ReduceStatus()
+        status.stopRequested = lanes[f + 2] > 0
+        if lanes[f] > 0 || lanes[f + 1] > 0 {
+            // Rare: a second, small collective names the lowest failing rank and its code.
+            var who = [Int32](repeating: Int32.min, count: ReduceStatus.exactSlots)
+            ReduceStatus.encodeExact(rank: comm.rank, nonFinite: nonFinite, errorCode: errorCode, stop: requestStop,
+                                     into: &who, at: 0)
+            try allreduce(comm, &who, op: .max, what: "the failure report of the gradient reduction")
+            let named = ReduceStatus(exact: who, at: 0)
+            status.nonFiniteRank = named.nonFiniteRank
+            status.errorRank = named.errorRank
+            status.errorCode = named.errorCode
+            return status
+        }
+        let s = Self.precisionBits(chunks: chunks, wide: false)
+        lanes.withUnsafeBufferPointer { l in
+            scale.withUnsafeMutableBufferPointer { sc in
+                grid.withUnsafeMutableBufferPointer { g in
+                    for i in 0..<mainCount {
+                        let e = Int(l[i]) - 128  // -127...127 where known
+                        sc[i] = l[i] == 0 ? 0 : Self.pow2(s - 1 - e)
+                        g[i] = l[i] == 0 ? 0 : Self.pow2(e + 1 - s)
+                    }
+                }
+            }
+        }
+        sums.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        slots.withUnsafeBufferPointer { p in
+            scale.withUnsafeBufferPointer { sc in
+                sums.withUnsafeMutableBufferPointer { a in
+                    for c in 0..<stored {
+                        Self.quantize(p.baseAddress! + c * mainCount, count: mainCount, scale: sc.baseAddress!, into: a.baseAddress!)
+                    }
+                }
+            }
+        }
+        for j in 0..<extraCount {
+            // L = a * 2^34 + b * 2^17 + c with 0 <= b, c < 2^17: limb sums over at most 2^14 ranks fit an Int32.
+            var l: Int64 = 0
+            if let g = extraGrid(j) {
+                for c in 0..<stored { l &+= Self.round(extras[c * extraCount + j], grid: g) }
+            }
+            sums[mainCount + 3 * j] = Int32(truncatingIfNeeded: l >> 34)
+            sums[mainCount + 3 * j + 1] = Int32(truncatingIfNeeded: (l >> 17) & 0x1FFFF)
+            sums[mainCount + 3 * j + 2] = Int32(truncatingIfNeeded: l & 0x1FFFF)
+        }
+        try allreduce(comm, &sums, op: .sum, what: "the gradient reduction")
+        // Scaled back by the grid: exact (an integer below 2^30, or 2^51, times a power of two).
+        sums.withUnsafeBufferPointer { a in
+            grid.withUnsafeBufferPointer { g in
+                result.withUnsafeMutableBufferPointer { r in
+                    for i in 0..<mainCount { r[i] = Double(a[i]) * g[i] }
+                }
+            }
+        }
+        for j in 0..<extraCount {
+            guard let g = extraGrid(j) else { result[mainCount + j] = 0; continue }
+            let b = mainCount + 3 * j
+            let total = (Int64(sums[b]) << 34) &+ (Int64(sums[b + 1]) << 17) &+ Int64(sums[b + 2])
+            result[mainCount + j] = Double(sign: .plus, exponent: g, significand: Double(total))
+        }
+        return status
+    }
+
+    /// q_i = round(v_i * scale_i) added to `acc`. Branch-free so it vectorises: v * scale is exact
+    /// and at most 2^S < 2^51 in magnitude; adding 1.5 * 2^52 rounds it to nearest-even into the low
+    /// bits of the sum's bit pattern.
+    @inline(__always)
+    static func quantize(_ v: UnsafePointer<Float>, count: Int, scale: UnsafePointer<Double>,
+                         into acc: UnsafeMutablePointer<Int32>) {
+        let magicBits = Int64(bitPattern: ExactReducer.magic.bitPattern)
+        for i in 0..<count {
+            let r = Double(v[i]) * scale[i] + ExactReducer.magic
+            acc[i] &+= Int32(truncatingIfNeeded: Int64(bitPattern: r.bitPattern) &- magicBits)
+        }
+    }
+
+    /// The grid exponent of extra `j` this step (nil: zero everywhere).
+    private func extraGrid(_ j: Int) -> Int? {
+        let l = lanes[mainCount + j]
+        return l == 0 ? nil : Int(l) - 128 + 1 - Self.precisionBits(chunks: chunks, wide: true)
+    }
+
+    /// round(v / 2^grid) to nearest-even (|v| < 2^(E + 1), so the result is at most 2^S).
+    private static func round(_ v: Double, grid: Int) -> Int64 {
+        guard v != 0 else { return 0 }
+        return Int64(Double(sign: .plus, exponent: -grid, significand: v).rounded(.toNearestOrEven))
+    }
+
+    /// Blocking allreduce, or a non-blocking one polled against `stallTimeout`.
+    private func allreduce<T: CommScalar>(_ comm: Communicator, _ buffer: inout [T], op: ReduceOp, what: String) throws {
+        guard let limit = stallTimeout else { return try comm.allreduce(&buffer, op: op) }
+        try buffer.withUnsafeMutableBufferPointer { b in
+            let pending = try comm.startAllreduce(b, op: op)
+            do {
+                try pending.wait(timeout: limit)
+            } catch CommError.timedOut {
+                throw CommError.timedOut(operation: what, seconds: limit)
+            }
+        }
+    }
+
+    /// Plain reference: the chunk partials `[chunks][width]` (the first `mainCount` of each are
+    /// float32 values) rounded exactly as `reduce` does and summed in order, on one process, with
+    /// `Double.rounded` instead of the bit trick. For tests.
+    public static func referenceSum(_ partials: [[Double]], mainCount: Int) -> [Double] {
+        guard let width = partials.first?.count else { return [] }
+        let c = partials.count
+        var sums = [Double](repeating: 0, count: width)
+        for i in 0..<width {
+            let largest = partials.map { $0[i].magnitude }.max()!
+            guard largest != 0 else { continue }
+            let e = max(-127, Int(largest.exponent))
+            let grid = e + 1 - precisionBits(chunks: c, wide: i >= mainCount)
+            var total: Int64 = 0
+            for p in partials { total += Int64(Double(sign: .plus, exponent: -grid, significand: p[i]).rounded(.toNearestOrEven)) }
+            sums[i] = Double(sign: .plus, exponent: grid, significand: Double(total))
+        }
+        return sums
+    }
+}

@@ -8,8 +8,9 @@
 // A step with C chunks over all ranks (C <= `maxChunks`):
 //   1. each rank keeps its chunks' float32 gradients (the backward pass writes them in place,
 //      `nextSlot`) and the largest |v| per element; a UInt8 MAX-allreduce agrees on every element's
-//      largest binary exponent E_i (stored as E_i + 128, clamped to -127...127; 0: zero
-//      everywhere) and carries four flags: non-finite seen, error, stop, ...;
+//      largest binary exponent E_i (stored as E_i + 128, clamped to -127...127, so an element that
+//      is zero everywhere has E_i = -127; the extras: 0 for zero) and carries three flags:
+//      non-finite seen, error, stop;
 //   2. every partial is rounded to an integer q = round(v * 2^(S - 1 - E_i)) (to nearest, ties to
 //      even) with S = 30 - ceil(log2 C), so |q| <= 2^S and the sum of all C chunks stays below 2^30
 //      in magnitude (an Int32); the two float64 extras (loss and weight sums) use S = 51 -
@@ -47,14 +48,18 @@ public final class CompactExactReducer {
     private var extras: [Double]
     private var stored = 0
     private var chunks = 1
-    /// `[mainCount]` / `[extraCount]` this rank's largest |v| per element this step (NaN if seen).
-    private var maxMain: [Float]
+    /// `[mainCount]` the high 16 bits of the bit pattern of this rank's largest |v| per element
+    /// this step (sign, 8 exponent bits, 7 significand bits): for non-negative floats the integer
+    /// order of bit patterns is the numeric order and a NaN's is above infinity's, so a 16-bit
+    /// integer max (one SSE2 instruction for 8 values) gives the largest exponent and catches
+    /// non-finite values. `[extraCount]` the largest |v| as Doubles (NaN replaces the max).
+    private var maxMain: [Int16]
     private var maxExtra: [Double]
     /// `[width + 4]` the exponent lanes (E + 128; 0 for zero) and the four flags, MAX-reduced.
     private var lanes: [UInt8]
     /// `[mainCount + 3 * extraCount]` the integer sums: mains, then three limbs per extra.
     private var sums: [Int32]
-    /// `[mainCount]` 2^(S - 1 - E_i) (0 where the element is zero everywhere) and 2^(E_i + 1 - S).
+    /// `[mainCount]` 2^(S - 1 - E_i) and 2^(E_i + 1 - S).
     private var scale: [Double]
     private var grid: [Double]
 
@@ -66,7 +71,7 @@ public final class CompactExactReducer {
         self.localCapacity = max(1, localCapacity)
         slots = [Float](repeating: 0, count: self.localCapacity * mainCount)
         extras = [Double](repeating: 0, count: self.localCapacity * extraCount)
-        maxMain = [Float](repeating: 0, count: mainCount)
+        maxMain = [Int16](repeating: 0, count: mainCount)
         maxExtra = [Double](repeating: 0, count: extraCount)
         lanes = [UInt8](repeating: 0, count: mainCount + extraCount + Self.flags)
         sums = [Int32](repeating: 0, count: mainCount + 3 * extraCount)
@@ -107,10 +112,9 @@ public final class CompactExactReducer {
         let base = stored * mainCount
         slots.withUnsafeBufferPointer { p in
             maxMain.withUnsafeMutableBufferPointer { mx in
-                // Branch-free so it vectorises: a running max of |v| that a NaN replaces.
-                for i in 0..<mainCount {
-                    let a = p[base + i].magnitude
-                    mx[i] = (a > mx[i] || a != a) ? a : mx[i]
+                (p.baseAddress! + base).withMemoryRebound(to: Int32.self, capacity: mainCount) { bits in
+                    let m = mx.baseAddress!
+                    for i in 0..<mainCount { m[i] = Swift.max(m[i], Int16(truncatingIfNeeded: (bits[i] >> 16) & 0x7FFF)) }
                 }
             }
         }
@@ -137,16 +141,16 @@ public final class CompactExactReducer {
                        requestStop: Bool = false) throws -> ReduceStatus {
         precondition(result.count == width, "CompactExactReducer.reduce: result must hold width values")
         var nonFinite = false
-        // Exponent lanes from the float32 bit pattern: field 1...254 is E + 127 (E + 128 after the +1),
-        // 0 a subnormal (E clamps to -127: lane 1), 255 an infinity or NaN.
+        // Exponent lanes from the float32 exponent field: 1...254 is E + 127 (lane E + 128), 0 a
+        // subnormal or zero (E clamps to -127: lane 1; a zero element sums to zero on any grid),
+        // 255 an infinity or NaN.
         maxMain.withUnsafeBufferPointer { mx in
             lanes.withUnsafeMutableBufferPointer { l in
-                var bad: UInt32 = 0
+                var bad: UInt16 = 0
                 for i in 0..<mainCount {
-                    let m = mx[i]
-                    let field = (m.bitPattern >> 23) & 0xFF
+                    let field = (UInt16(bitPattern: mx[i]) >> 7) & 0xFF
                     bad |= field == 0xFF ? 1 : 0
-                    l[i] = m == 0 ? 0 : (field == 0 ? 1 : UInt8(truncatingIfNeeded: field &+ 1))
+                    l[i] = field == 0 ? 1 : UInt8(truncatingIfNeeded: field &+ 1)
                 }
                 nonFinite = bad != 0
             }
@@ -180,8 +184,8 @@ public final class CompactExactReducer {
                 grid.withUnsafeMutableBufferPointer { g in
                     for i in 0..<mainCount {
                         let e = Int(l[i]) - 128  // -127...127 where known
-                        sc[i] = l[i] == 0 ? 0 : Self.pow2(s - 1 - e)
-                        g[i] = l[i] == 0 ? 0 : Self.pow2(e + 1 - s)
+                        sc[i] = Self.pow2(s - 1 - e)
+                        g[i] = Self.pow2(e + 1 - s)
                     }
                 }
             }
@@ -272,7 +276,8 @@ public final class CompactExactReducer {
         for i in 0..<width {
             let largest = partials.map { $0[i].magnitude }.max()!
             guard largest != 0 else { continue }
-            let e = max(-127, Int(largest.exponent))
+            // Mains: the float32 exponent field's E, -127 below the normal range; extras likewise.
+            let e = largest < 0x1p-126 ? -127 : max(-127, Int(largest.exponent))
             let grid = e + 1 - precisionBits(chunks: c, wide: i >= mainCount)
             var total: Int64 = 0
             for p in partials { total += Int64(Double(sign: .plus, exponent: -grid, significand: p[i]).rounded(.toNearestOrEven)) }

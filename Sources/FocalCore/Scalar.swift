@@ -24,7 +24,7 @@ public enum Precision: String, Codable, Sendable, CaseIterable {
 }
 
 /// A training scalar: `Float` (default, `cblas_sgemm`) or `Double` (`--precision float64`, `cblas_dgemm`).
-public protocol TrainScalar: BinaryFloatingPoint, CommScalar, LosslessStringConvertible where Self.RawSignificand: FixedWidthInteger {
+public protocol TrainScalar: BinaryFloatingPoint, CommScalar, LosslessStringConvertible, SIMDScalar, Codable where Self.RawSignificand: FixedWidthInteger {
     static var precision: Precision { get }
     static func exp(_ x: Self) -> Self
     static func expm1(_ x: Self) -> Self

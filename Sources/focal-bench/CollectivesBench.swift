@@ -9,6 +9,8 @@
 //                 (mantissas summed, exponents by MAX): adds the cost of a user op  5 B/param, 1 call
 //   fast-reduce   one float64 SUM of P + 3                                          8 B/param, 1 call
 //   float32       one float32 SUM of P (the plain reference)                        4 B/param, 1 call
+//   broadcast     not a reduction: `--optimizer-on root`'s broadcast of P float32 parameters
+//                 from rank 0 after the step (4 B/param, 1 call)
 // Buffers are zero, so sums stay zero (no overflow, no denormals) over any number of repetitions.
 
 import CMPI
@@ -29,11 +31,12 @@ struct ReductionScheme: Sendable {
         ReductionScheme(name: "exact-new-op", bytesPerParameter: 5) { p in [("record5-userop", p)] },
         ReductionScheme(name: "fast-reduce", bytesPerParameter: 8) { p in [("float64-sum", p + 3)] },
         ReductionScheme(name: "float32", bytesPerParameter: 4) { p in [("float32-sum", p)] },
+        ReductionScheme(name: "broadcast", bytesPerParameter: 4) { p in [("float32-bcast", p)] },
     ]
 
     static func bytes(kind: String, count: Int) -> Int {
         switch kind {
-        case "int32-max", "int32-sum", "float32-sum": return 4 * count
+        case "int32-max", "int32-sum", "float32-sum", "float32-bcast": return 4 * count
         case "int64-sum", "float64-sum": return 8 * count
         default: return 5 * count  // record5-userop
         }
@@ -98,7 +101,7 @@ private final class SchemeBuffers {
             case "int32-sum": i32sum = [Int32](repeating: 0, count: count)
             case "int64-sum": i64 = [Int64](repeating: 0, count: count)
             case "float64-sum": f64 = [Double](repeating: 0, count: count)
-            case "float32-sum": f32 = [Float](repeating: 0, count: count)
+            case "float32-sum", "float32-bcast": f32 = [Float](repeating: 0, count: count)
             default: records = [UInt8](repeating: 0, count: 5 * count)
             }
         }
@@ -112,11 +115,42 @@ private final class SchemeBuffers {
             case "int64-sum": try comm.allreduce(&i64, op: .sum)
             case "float64-sum": try comm.allreduce(&f64, op: .sum)
             case "float32-sum": try comm.allreduce(&f32, op: .sum)
+            case "float32-bcast": try comm.broadcast(&f32, root: 0)
             default:
                 try records.withUnsafeMutableBytes { raw in
                     try mpiCheck(MPI_Allreduce(cmpi_in_place(), raw.baseAddress, Int32(count), recordOp.type,
                                                        recordOp.op, cmpi_comm_world()), "MPI_Allreduce (record op)")
                 }
+            }
+        }
+    }
+}
+
+extension SchemeBuffers {
+    /// The local combine of one step alone: `MPI_Reduce_local` of a zero `[bytes]` source into each
+    /// call's buffer with the call's datatype and op (what every rank computes per byte received).
+    func localCombine(source: UnsafeRawPointer) throws {
+        for (kind, count) in calls {
+            let (type, op): (MPI_Datatype?, MPI_Op?) = switch kind {
+            case "int32-max": (cmpi_int32(), cmpi_op_max())
+            case "int32-sum": (cmpi_int32(), cmpi_op_sum())
+            case "int64-sum": (cmpi_int64(), cmpi_op_sum())
+            case "float64-sum": (cmpi_double(), cmpi_op_sum())
+            case "float32-sum": (cmpi_float(), cmpi_op_sum())
+            case "float32-bcast": (nil, nil)  // no combine
+            default: (recordOp.type, recordOp.op)
+            }
+            if kind == "float32-bcast" { continue }
+            func run(_ target: UnsafeMutableRawPointer?) throws {
+                try mpiCheck(MPI_Reduce_local(source, target, Int32(count), type, op), "MPI_Reduce_local")
+            }
+            switch kind {
+            case "int32-max": try i32max.withUnsafeMutableBytes { try run($0.baseAddress) }
+            case "int32-sum": try i32sum.withUnsafeMutableBytes { try run($0.baseAddress) }
+            case "int64-sum": try i64.withUnsafeMutableBytes { try run($0.baseAddress) }
+            case "float64-sum": try f64.withUnsafeMutableBytes { try run($0.baseAddress) }
+            case "float32-sum", "float32-bcast": try f32.withUnsafeMutableBytes { try run($0.baseAddress) }
+            default: try records.withUnsafeMutableBytes { try run($0.baseAddress) }
             }
         }
     }
@@ -132,14 +166,15 @@ func quantile(_ values: [Double], _ q: Double) -> Double {
 /// For each scheme and parameter count: one warm-up step, then `reps` steps (fewer when the
 /// warm-up says they would take longer than `--budget` seconds, at least `--min-reps`), each
 /// after a barrier. A step's time is its slowest rank's (elementwise MAX allreduce of the
-/// per-step times at the end); the table gives the median and quartiles over steps.
+/// per-step times at the end); the table gives the median and quartiles over steps, and the
+/// local combine alone (`MPI_Reduce_local` of the same calls: the op's CPU cost per step).
 func collectivesBench(_ arguments: [String]) throws -> Int32 {
     let args = try BenchArguments(arguments, known: ["params", "schemes", "reps", "min-reps", "budget", "label"])
     let params = try args.string("params", "1474,84488,10508296").split(separator: ",").map { text -> Int in
         guard let p = Int(text), p >= 1 else { throw BenchError("--params: '\(text)' must be an integer >= 1") }
         return p
     }
-    let names = args.string("schemes", ReductionScheme.all.map(\.name).joined(separator: ","))
+    let names = args.string("schemes", ReductionScheme.all.map(\.name).filter { $0 != "broadcast" }.joined(separator: ","))
         .split(separator: ",").map(String.init)
     let schemes = try names.map { name in
         guard let s = ReductionScheme.all.first(where: { $0.name == name }) else {
@@ -183,15 +218,27 @@ func collectivesBench(_ arguments: [String]) throws -> Int32 {
                 times[r] = now() - t0
             }
             try comm.allreduce(&times, op: .max)
+            // The local combine alone (rank 0's median of 5 after one warm-up; every rank runs it).
+            let bytesTotal = calls.reduce(0) { $0 + ReductionScheme.bytes(kind: $1.kind, count: $1.count) }
+            let source = [UInt8](repeating: 0, count: bytesTotal)
+            var combine: [Double] = []
+            try source.withUnsafeBytes { src in
+                for r in 0..<6 {
+                    t0 = now()
+                    try buffers.localCombine(source: src.baseAddress!)
+                    if r > 0 { combine.append(now() - t0) }
+                }
+            }
             let bytes = calls.reduce(0) { $0 + ReductionScheme.bytes(kind: $1.kind, count: $1.count) }
             let med = median(times), q1 = quantile(times, 0.25), q3 = quantile(times, 0.75)
             rows.append(pad(scheme.name, 13) + pad("\(p)", 10) + pad("\(bytes)", 11) + pad("\(calls.count)", 6)
                         + pad("\(reps)", 6) + pad(fixed(med * 1e6, 1), 13) + pad(fixed(q1 * 1e6, 1), 13)
-                        + pad(fixed(q3 * 1e6, 1), 13))
+                        + pad(fixed(q3 * 1e6, 1), 13) + pad(fixed(median(combine) * 1e6, 1), 13))
             let callList = calls.map { "[\"\($0.kind)\", \($0.count)]" }.joined(separator: ", ")
             points.append("{\"scheme\": \"\(scheme.name)\", \"params\": \(p), \"bytes\": \(bytes), \"calls\": [\(callList)], "
                           + "\"reps\": \(reps), \"median_us\": \(fixed(med * 1e6, 2)), \"q1_us\": \(fixed(q1 * 1e6, 2)), "
-                          + "\"q3_us\": \(fixed(q3 * 1e6, 2)), \"min_us\": \(fixed(times.min()! * 1e6, 2))}")
+                          + "\"q3_us\": \(fixed(q3 * 1e6, 2)), \"min_us\": \(fixed(times.min()! * 1e6, 2)), "
+                          + "\"local_combine_us\": \(fixed(median(combine) * 1e6, 2))}")
         }
     }
     let load1 = loadAverage()
@@ -200,7 +247,7 @@ func collectivesBench(_ arguments: [String]) throws -> Int32 {
           + layout.map(String.init).joined(separator: " ") + ")\(label.isEmpty ? "" : ", " + label); "
           + "per step: slowest rank, median and quartiles over steps; load average \(load0) -> \(load1)")
     print(pad("scheme", 13) + pad("params", 10) + pad("bytes", 11) + pad("calls", 6) + pad("reps", 6)
-          + pad("median µs", 13) + pad("q1 µs", 13) + pad("q3 µs", 13))
+          + pad("median µs", 13) + pad("q1 µs", 13) + pad("q3 µs", 13) + pad("combine µs", 13))
     rows.forEach { print($0) }
     print("RESULT {\"bench\": \"collectives\", \"ranks\": \(comm.size), \"hosts\": \(distinct.count), "
           + "\"rank_hosts\": [\(layout.map(String.init).joined(separator: ", "))], \"label\": \"\(label)\", "

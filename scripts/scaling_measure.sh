@@ -13,7 +13,8 @@
 # Environment: FOCAL_BENCH (default .build/release/focal-bench), FOCAL_ALLREDUCE_ALGORITHM
 #   (Open MPI coll_tuned allreduce algorithm, default 4 = ring, with broadcast algorithm 9 =
 #   scatter + ring allgather; 0 = Open MPI's own choice for both),
-#   PARAMS (default "1474,84488,10508296"), BUDGET seconds per point (default 10),
+#   PARAMS (default "1474,84488,10508296"), BUDGET seconds per point (default 10), EXTRA_MCA
+#   (more mpirun options, e.g. "--mca btl_tcp_links 2", recorded with the results),
 #   FOCAL_CLUSTER_PREFIX / FOCAL_CLUSTER_SUBNET as for scripts/testcluster.
 # Brings the hosts up itself (4) and leaves them up; run `scripts/testcluster down` afterwards.
 set -euo pipefail
@@ -40,6 +41,8 @@ for link in $links; do
         # On the slowest link the user op's transfer is exact-new's; its CPU cost is measured elsewhere.
         [ "$link" = 100mbit ] && schemes="exact-0.2.0,exact-new,fast-reduce,float32,broadcast"
         mca=(--mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
+        # shellcheck disable=SC2206
+        [ -z "${EXTRA_MCA:-}" ] || mca+=(${EXTRA_MCA})
         [ "$algorithm" = 0 ] || mca+=(--mca coll_tuned_use_dynamic_rules 1 --mca coll_tuned_allreduce_algorithm "$algorithm" --mca coll_tuned_bcast_algorithm 9)
         # shellcheck disable=SC2046
         line=$(mpirun --allow-run-as-root -q -n "$ranks" --hostfile "$hostfile" "${mca[@]}" $("$tc" mpi-args) \

@@ -67,7 +67,9 @@ def call_bytes(kind, count):
 
 
 def ring_terms(point):
-    """(coefficient of a, coefficient of b, known seconds) of the pinned algorithms for a point."""
+    """(coefficient of a, coefficient of b, known seconds) of the pinned algorithms for a point.
+    On a shaped link the first `bucket` bytes a rank sends in a call pass at veth speed (a token
+    bucket starting full: S bytes take max(0, S - bucket) / rate), so b multiplies the rest."""
     p = point["ranks"]
     ca = cb = 0.0
     for kind, count in point["calls"]:
@@ -76,13 +78,23 @@ def ring_terms(point):
             ca += math.log2(p) + p - 1
         else:
             ca += 2 * (p - 1)
-        cb += 2 * (p - 1) / p * n
+        cb += max(0.0, 2 * (p - 1) / p * n - bucket_bytes(point["link"]))
     known = 0.0 if point["scheme"] == "broadcast" else (p - 1) / p * point["combine"]
     return ca, cb, known
 
 
 def layout(q):
     return f"{q['ranks']}:{q['hosts']}"
+
+
+def fitted_points(points, link):
+    """The points a link's fit uses: every reduction scheme's (not the broadcast, kept as a check)."""
+    return [q for q in points if q["link"] == link and q["scheme"] in FITTED]
+
+
+def bucket_bytes(link):
+    """The tbf bucket of `scripts/testcluster shape RATE`: 1 ms at RATE (0: unshaped)."""
+    return {"1gbit": 125_000, "100mbit": 12_500}.get(link, 0)
 
 
 def fit(points):
@@ -92,7 +104,7 @@ def fit(points):
     it is part of what a latency measured here means; one beta per link."""
     fits = {}
     for link in sorted({q["link"] for q in points}, key=LINK_ORDER.index):
-        rows = [q for q in points if q["link"] == link and q["scheme"] in FITTED]
+        rows = fitted_points(points, link)
         layouts = sorted({layout(q) for q in rows}, key=lambda t: tuple(map(int, t.split(":"))))
         A = np.zeros((len(rows), len(layouts) + 1))
         y = np.zeros(len(rows))
@@ -216,18 +228,22 @@ def report():
     layouts = sorted({layout(q) for q in points}, key=lambda t: tuple(map(int, t.split(":"))))
     w("\n### Fit: alpha (latency per message, per layout) and beta (seconds per byte, per link)\n")
     w("| link | " + " | ".join(f"alpha {t} µs" for t in layouts)
-      + " | beta ns/byte | bandwidth from beta | nominal | reduction points | relative error: median / max |")
-    w("|---|" + "---|" * len(layouts) + "---|---|---|---|---|")
+      + " | beta ns/byte | bandwidth from beta | nominal | fitted points | relative error: median / max "
+      "| at the largest size: median / max |")
+    w("|---|" + "---|" * len(layouts) + "---|---|---|---|---|---|")
     for link, (alphas, b) in sorted(fits.items(), key=lambda kv: LINK_ORDER.index(kv[0])):
-        rows = [q for q in points if q["link"] == link and q["scheme"] in FITTED]
+        rows = fitted_points(points, link)
         e = [abs(model_time(q, alphas, b) - q["t"]) / q["t"] for q in rows]
+        sizes = sorted({q["params"] for q in rows})
+        em = [x for q, x in zip(rows, e) if q["params"] == sizes[-1]]
         nominal = {"none": "—", "1gbit": "1 Gbit/s", "100mbit": "100 Mbit/s"}[link]
         w(f"| {link} | " + " | ".join(f"{alphas[t] * 1e6:.1f}" if t in alphas else "—" for t in layouts)
           + f" | {b * 1e9:.3f} | {8 / b / 1e6:.0f} Mbit/s | {nominal} | {len(rows)} | "
-          f"{100 * float(np.median(e)):.0f} % / {100 * max(e):.0f} % |")
+          f"{100 * float(np.median(e)):.0f} % / {100 * max(e):.0f} % | "
+          f"{100 * float(np.median(em)):.0f} % / {100 * max(em):.0f} % |")
 
-    w("\nRelative error of the fitted model on every measured point ((model - measured) / measured, %; "
-      "the broadcast rows are not fitted: they test the broadcast formula with the fitted alpha and beta):\n")
+    w("\nRelative error of the fitted model on every measured point ((model - measured) / measured, %); "
+      "the broadcast rows are not fitted: they test the broadcast formula with the same alpha and beta.\n")
     for link, (alphas, b) in sorted(fits.items(), key=lambda kv: LINK_ORDER.index(kv[0])):
         w(f"\n**{link}**\n")
         w("| ranks:hosts | scheme | " + " | ".join(f"P={s:,}" for s in sizes) + " |")
@@ -302,12 +318,17 @@ def report():
     table("**One chunk per rank per step (batch = chunk x ranks; weak scaling):**", lambda cfg, p: cfg["chunk"] * p)
 
     w("\n### Where communication dominates\n")
-    w("Weak scaling (one chunk of rows per rank per step): the smallest rank count at which a step's "
+    w("Weak scaling (one chunk of rows per rank per step): the smallest rank count (a power of two, up "
+      "to 2^20) at which a step's "
       "communication exceeds its compute, and the rows per rank per step that keep communication at most "
       "equal to compute (efficiency >= 50 % from communication alone) at 1024 ranks.\n")
-    w("| configuration | network | scheme | comm > compute from | rows per rank for comm <= compute at 1024 ranks "
-      "| the same with `--optimizer-on replicated` (no broadcast) |")
-    w("|---|---|---|---|---|---|")
+    w("Per step at 1024 ranks, one chunk each: `chunk` = one chunk's forward, loss, backward and "
+      "accumulation; `per-step` = the work that does not shrink with more ranks (the reduction's local "
+      "conversion and Adam, measured at 1 rank, scaled by P); `comm` = the model's collectives "
+      "(with the broadcast).\n")
+    w("| configuration | network | scheme | chunk ms | per-step ms | comm ms | comm > compute from "
+      "| rows per rank for comm <= compute at 1024 ranks | the same with `--optimizer-on replicated` (no broadcast) |")
+    w("|---|---|---|---|---|---|---|---|---|")
     for name, cfg in compute["configs"].items():
         for net in NETWORKS:
             for s in REDUCTIONS:
@@ -315,13 +336,15 @@ def report():
                               if (lambda r: r[3] > r[2])(predict(cfg, s, net, p, cfg["chunk"] * p, gamma))), None)
                 P = parameters(cfg["shape"])
                 fixed = cfg["seconds_per_step_per_param"] * P
-                cells = []
+                _, _, _, comm_root = predict(cfg, s, net, 1024, cfg["chunk"] * 1024, gamma)
+                cells = [f"{cfg['chunk'] * cfg['seconds_per_row'] * 1e3:.3g}", f"{fixed * 1e3:.3g}", f"{comm_root * 1e3:.3g}",
+                         str(first) if first else "> 2^20"]
                 for broadcast in (True, False):
                     _, _, _, comm1 = predict(cfg, s, net, 1024, cfg["chunk"] * 1024, gamma, broadcast)
                     need = max(0.0, (comm1 - fixed) / cfg["seconds_per_row"])
                     chunks = max(1, math.ceil(need / cfg["chunk"]))
                     cells.append(f"{chunks * cfg['chunk']:,} ({chunks} chunk{'s' if chunks > 1 else ''})")
-                w(f"| {name} | {net[0]} | {s} | {first if first else '> 1M'} | " + " | ".join(cells) + " |")
+                w(f"| {name} | {net[0]} | {s} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
 
@@ -343,6 +366,7 @@ def compute_from(logs):
             if line.startswith("RESULT ") and '"config"' in line:
                 results.append(json.loads(line[len("RESULT "):]))
     shapes = {"tutorial": [20, 64, 2], "large": [64, 256, 256, 8]}
+    batches = {"tutorial": 800, "large": 4096}  # the tutorial: a full batch of its 800 training rows
     configs, checks = {}, []
     for name in ("tutorial", "large"):
         one = [r for r in results if r["config"] == name and r["ranks"] == 1]
@@ -350,12 +374,13 @@ def compute_from(logs):
             sys.exit(f"scaling_model: no 1-rank focal-bench train RESULT line for config {name}")
         r = one[-1]
         wall, _, _, _, reduction, optimizer, broadcast = r["root_split_ms"][:7]
-        rows = r["samples"] / r["steps"]
+        steps_per_row = r["steps"] / r["samples"]  # the last batch of an epoch may be short
         P = parameters(shapes[name])
-        configs[name] = {"shape": shapes[name], "batch": int(rows), "chunk": 256,
-                         "seconds_per_row": (wall - reduction - optimizer - broadcast) * 1e-3 / rows,
+        configs[name] = {"shape": shapes[name], "batch": batches[name], "chunk": 256,
+                         "seconds_per_row": (wall - reduction - optimizer - broadcast) * 1e-3 * steps_per_row,
                          "seconds_per_step_per_param": (reduction + optimizer) * 1e-3 / P,
-                         "source": f"focal-bench train --config {name}, 1 rank, load {r['load']}"}
+                         "source": f"focal-bench train --config {name}, 1 rank ({r['root_samples_per_s']:,.0f} samples/s; "
+                                   f"sgemm limit {r['sgemm_limit_gflops']} GFLOP/s; load {r['load']})"}
         for r2 in [r for r in results if r["config"] == name]:
             checks.append({"config": name, "ranks": r2["ranks"], "samples_per_s": r2["root_samples_per_s"],
                            "split_ms": r2["root_split_ms"], "load": r2["load"]})

@@ -149,7 +149,7 @@ func sgemmBench(_ arguments: [String]) throws -> Int32 {
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let command = subcommands.first(where: { $0.name == name }) else {
     print("usage: focal-bench <subcommand>")
-    for s in subcommands { print("  " + s.name.padding(toLength: 10, withPad: " ", startingAt: 0) + "  " + s.summary) }
+    for s in subcommands { print("  " + s.name.padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + s.summary) }
     MPIRuntime.exit(code: arguments.isEmpty || arguments.first == "--help" ? 0 : 2)
 }
 do {

@@ -2,7 +2,7 @@
 // plain reduction, the Swift allreduce wrapper against plain C MPI_Allreduce; sgemm peak).
 //
 // Usage: focal-bench <subcommand> [options]. Each subcommand is one entry of `subcommands` below;
-// add new ones there. `train`, `datagen`, `reduce` and `allreduce` run under `mpirun -n N`;
+// add new ones there. `train`, `datagen`, `reduce`, `allreduce` and `collectives` run under `mpirun -n N`;
 // `sgemm` runs without MPI. docs/PERFORMANCE.md gives the commands and the measured figures.
 
 import CBLAS
@@ -38,6 +38,10 @@ let subcommands: [Subcommand] = [
     Subcommand(name: "allreduce",
                summary: "median µs per in-place float allreduce, Swift wrapper vs C MPI_Allreduce (run under mpirun -n 2)",
                run: allreduceBench),
+    Subcommand(name: "collectives",
+               summary: "µs per step of each reduction scheme's allreduce calls at given parameter counts (under mpirun) "
+                   + "[--params P,P,...] [--schemes NAME,...] [--reps N] [--min-reps N] [--budget SECONDS] [--label TEXT]",
+               run: collectivesBench),
     Subcommand(name: "sgemm",
                summary: "single-thread cblas_sgemm GFLOP/s for 4096x256x256 (median of runs)",
                run: sgemmBench),
@@ -145,7 +149,7 @@ func sgemmBench(_ arguments: [String]) throws -> Int32 {
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let command = subcommands.first(where: { $0.name == name }) else {
     print("usage: focal-bench <subcommand>")
-    for s in subcommands { print("  " + s.name.padding(toLength: 10, withPad: " ", startingAt: 0) + "  " + s.summary) }
+    for s in subcommands { print("  " + s.name.padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + s.summary) }
     MPIRuntime.exit(code: arguments.isEmpty || arguments.first == "--help" ? 0 : 2)
 }
 do {

@@ -50,6 +50,12 @@ def flops_per_sample(cfg):
     return 6 * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
 
+def params_of(cfg):
+    """Parameters of the MLP: sum of in*out + out over the layers."""
+    widths = [cfg["features"]] + cfg["hidden"] + [cfg["classes"]]
+    return sum(a * b + b for a, b in zip(widths[:-1], widths[1:]))
+
+
 def peak_rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -127,7 +133,7 @@ def torch_train(cfg, runs, threads, rank=0, world=1, queue=None):
         pt = torch.exp(-ce)
         return (alpha[target] * (1 - pt) ** gamma * ce).sum() * (world / n_global)
 
-    times = []
+    times, cpus = [], []
     for _ in range(runs):
         widths = [cfg["features"]] + cfg["hidden"] + [cfg["classes"]]
         layers = []
@@ -141,20 +147,24 @@ def torch_train(cfg, runs, threads, rank=0, world=1, queue=None):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         if ddp:
             dist.barrier()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(cfg["epochs"]):
             for lo, hi, n in spans:
                 opt.zero_grad(set_to_none=True)
                 loss = focal(model(x[lo:hi]), y[lo:hi], n)
                 loss.backward()
                 opt.step()
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         if ddp:
             t = torch.tensor([dt], dtype=torch.float64)
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             dt = float(t[0])
+            c = torch.tensor([cpu], dtype=torch.float64)
+            dist.all_reduce(c, op=dist.ReduceOp.SUM)
+            cpu = float(c[0])
         times.append(dt)
-    result = dict(seconds=times, rss=[peak_rss_mib()])
+        cpus.append(cpu)
+    result = dict(seconds=times, cpu=cpus, rss=[peak_rss_mib()])
     if ddp:
         rss = [None] * world
         dist.all_gather_object(rss, peak_rss_mib())
@@ -203,7 +213,7 @@ def numpy_train(cfg, runs):
     sizes = [(widths[i + 1], widths[i]) for i in range(L)]
     count = sum(o * i + o for o, i in sizes)
     gamma = np.float32(2.0)
-    times = []
+    times, cpus = [], []
     for _ in range(runs):
         rng = np.random.default_rng(0)
         flat = np.empty(count, np.float32)       # [parameters]: W0 [out, in], b0 [out], W1, b1, ...
@@ -218,7 +228,7 @@ def numpy_train(cfg, runs):
         m = np.zeros(count, np.float32); v = np.zeros(count, np.float32)
         b1, b2, lr, eps, step = 0.9, 0.999, 1e-3, 1e-8, 0
         comm.Barrier()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(cfg["epochs"]):
             for lo, hi, n_global in spans:
                 xb, yb = x[lo:hi], y[lo:hi]
@@ -251,10 +261,12 @@ def numpy_train(cfg, runs):
                 denom = np.sqrt(v / (1 - b2 ** step)) + eps
                 flat -= (lr / (1 - b1 ** step)) * m / denom
         dt = comm.allreduce(time.perf_counter() - t0, op=MPI.MAX)
+        cpu = comm.allreduce(time.process_time() - c0, op=MPI.SUM)
         times.append(dt)
+        cpus.append(cpu)
     rss = comm.gather(peak_rss_mib(), root=0)
     if rank == 0:
-        print("RESULT " + json.dumps(dict(seconds=times, rss=rss)), flush=True)
+        print("RESULT " + json.dumps(dict(seconds=times, cpu=cpus, rss=rss)), flush=True)
 
 
 # MARK: - Drivers
@@ -280,14 +292,18 @@ def result_line(text, what):
     raise RuntimeError(f"{what}: no RESULT line in its output:\n{text[-2000:]}")
 
 
-def run_focal(bench, config, ranks, runs):
-    cmd = mpirun_prefix(ranks) + [bench, "train", "--config", config, "--runs", str(runs)]
+def run_focal(bench, config, ranks, runs, reduce="exact"):
+    """focal-bench train; with reduce="both" the exact and --fast-reduce runs alternate inside one
+    process. Returns {variant: result} with variant "root" (exact) and "root_fast"."""
+    cmd = mpirun_prefix(ranks) + [bench, "train", "--config", config, "--runs", str(runs), "--reduce", reduce]
     out = subprocess.run(cmd, capture_output=True, text=True, env=clean_env())
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-2000:]}{out.stderr[-2000:]}")
     print(out.stdout, end="", flush=True)
     r = result_line(out.stdout, "focal-bench")
-    return dict(seconds=r["root_seconds"], rss=r["peak_rss_mib"], limit=r["sgemm_limit_gflops"])
+    return {key: dict(seconds=r[f"{key}_runs_s"], cpu=r[f"{key}_cpu_s"], rss=r["peak_rss_mib"],
+                      limit=r["sgemm_limit_gflops"], wire=r[f"{key}_wire_bytes"])
+            for key in ("root", "root_fast") if f"{key}_runs_s" in r}
 
 
 def run_worker(args_list, what, mpi_ranks=None, attempts=1):
@@ -358,8 +374,19 @@ def main():
         cfg = CONFIGS[name]
         fps = flops_per_sample(cfg)
         samples = cfg["train_rows"] * cfg["epochs"]
-        rows = []  # (label, seconds, rss list, load)
-        limits = {}
+        # label -> {"seconds": [...], "cpu": [...], "rss": [...], "limit": [...], "load": [...]}
+        results = {}
+
+        def record(label, r, load):
+            e = results.setdefault(label, dict(seconds=[], cpu=[], rss=r["rss"], limit=[], load=[], wire=None))
+            e["seconds"] += r["seconds"] if isinstance(r["seconds"], list) else [r["seconds"]]
+            e["cpu"] += r.get("cpu", []) if isinstance(r.get("cpu", []), list) else [r["cpu"]]
+            e["rss"] = r["rss"]
+            e["load"].append(load)
+            if "limit" in r:
+                e["limit"].append(r["limit"])
+            if "wire" in r:
+                e["wire"] = r["wire"]
 
         def add(label, fn):
             load = load_average()
@@ -368,47 +395,66 @@ def main():
             except Exception as e:  # report and go on with the other contenders
                 print(f"{label}: failed: {e}")
                 return
-            secs = r["seconds"] if isinstance(r["seconds"], float) else median(r["seconds"])
-            rows.append((label, secs, r["rss"], load))
-            if "limit" in r:
-                limits[label] = r["limit"]
+            if label.startswith("focal-ddp"):
+                for key, name in (("root", label), ("root_fast", label + " --fast-reduce")):
+                    if key in r:
+                        record(name, r[key], load)
+            else:
+                record(label, r, load)
 
-        print(f"\n=== {name}: {samples} samples, {fps} FLOP/sample (6 x sum(in*out)), {a.runs} runs each ===", flush=True)
-        if "focal" not in skip:
-            add("focal-ddp 1 rank", lambda: run_focal(a.bench, name, 1, a.runs))
-            add("focal-ddp 2 ranks", lambda: run_focal(a.bench, name, 2, a.runs))
-        if have_torch:
-            if "torch1" not in skip:
-                add("PyTorch 1 thread", lambda: run_worker(["torch", "--config", name, "--runs", str(a.runs), "--threads", "1"], "torch1"))
-            if "torch2" not in skip:
-                add("PyTorch 2 threads", lambda: run_worker(["torch", "--config", name, "--runs", str(a.runs), "--threads", "2"], "torch2"))
-            if "ddp" not in skip:
-                add("PyTorch DDP gloo 2 proc", lambda: run_worker(["ddp", "--config", name, "--runs", str(a.runs)], "ddp", attempts=2))
-        if have_mpi4py and "numpy" not in skip:
-            add("NumPy+mpi4py 2 ranks", lambda: run_worker(["numpy", "--config", name, "--runs", str(a.runs)], "numpy", mpi_ranks=2))
+        print(f"\n=== {name}: {samples} samples, {fps} FLOP/sample (6 x sum(in*out)), {a.runs} alternating rounds ===", flush=True)
+        # Rounds: every contender runs once per round, in the same order, so that a busy spell of
+        # the machine hits them alike; focal-ddp's exact and --fast-reduce runs alternate inside its process.
+        for round_ in range(a.runs):
+            print(f"--- round {round_ + 1} of {a.runs} (load {load_average()})", flush=True)
+            if "focal" not in skip:
+                add("focal-ddp 1 rank", lambda: run_focal(a.bench, name, 1, 1, "both"))
+                add("focal-ddp 2 ranks", lambda: run_focal(a.bench, name, 2, 1, "both"))
+            if have_torch:
+                if "torch1" not in skip:
+                    add("PyTorch 1 thread", lambda: run_worker(["torch", "--config", name, "--runs", "1", "--threads", "1"], "torch1"))
+                if "torch2" not in skip:
+                    add("PyTorch 2 threads", lambda: run_worker(["torch", "--config", name, "--runs", "1", "--threads", "2"], "torch2"))
+                if "ddp" not in skip:
+                    add("PyTorch DDP gloo 2 proc", lambda: run_worker(["ddp", "--config", name, "--runs", "1"], "ddp", attempts=2))
+            if have_mpi4py and "numpy" not in skip:
+                add("NumPy+mpi4py 2 ranks", lambda: run_worker(["numpy", "--config", name, "--runs", "1"], "numpy", mpi_ranks=2))
 
-        print(f"\n{name}: training loop only (data generation excluded), median of {a.runs} runs")
-        print(f"{'contender':<26}{'seconds':>10}{'samples/s':>12}{'GFLOP/s':>9}{'peak MiB/proc':>16}  load avg")
-        for label, secs, rss, load in rows:
+        print(f"\n{name}: training loop only (data generation excluded); median of {a.runs} alternating runs, "
+              "spread = slowest-fastest run; samples/CPU-s = samples / CPU seconds of all processes")
+        print(f"{'contender':<36}{'seconds':>9}{'samples/s':>11}{'spread':>17}{'GFLOP/s':>9}{'samp/CPU-s':>12}"
+              f"{'MiB/proc':>10}  load avg (first round, last)")
+        table = []
+        for label, e in results.items():
+            secs = median(e["seconds"])
             rate = samples / secs
-            mem = "/".join(f"{m:.0f}" for m in rss)
-            print(f"{label:<26}{secs:>10.4f}{rate:>12.0f}{rate * fps / 1e9:>9.1f}{mem:>16}  {load}")
+            spread = f"{samples / max(e['seconds']):.0f}-{samples / min(e['seconds']):.0f}"
+            per_cpu = samples / median(e["cpu"]) if e["cpu"] else float("nan")
+            mem = "/".join(f"{m:.0f}" for m in e["rss"])
+            table.append((label, secs, rate))
+            print(f"{label:<36}{secs:>9.4f}{rate:>11.0f}{spread:>17}{rate * fps / 1e9:>9.1f}{per_cpu:>12.0f}{mem:>10}"
+                  f"  {e['load'][0]}; {e['load'][-1]}")
+        rates = {label: rate for label, _, rate in table}
         for focal_label in ("focal-ddp 1 rank", "focal-ddp 2 ranks"):
-            f = next((r for r in rows if r[0] == focal_label), None)
-            if f is None:
+            if focal_label not in rates:
                 continue
-            others = [r for r in rows if not r[0].startswith("focal-ddp")]
+            others = [(l, r) for l, r in rates.items() if not l.startswith("focal-ddp")]
             if others:
-                print(f"ratios {focal_label} samples/s over: " +
-                      ", ".join(f"{r[0]} {r[1] / f[1]:.2f}x" for r in others))
-            if focal_label in limits:
-                rate = samples / f[1]
-                print(f"  {focal_label}: {100 * rate * fps / 1e9 / limits[focal_label]:.1f}% of the concurrent sgemm limit "
-                      f"({limits[focal_label]:.1f} GFLOP/s, measured in its run)")
-        one = next((r for r in rows if r[0] == "focal-ddp 1 rank"), None)
-        two = next((r for r in rows if r[0] == "focal-ddp 2 ranks"), None)
-        if one and two:
-            print(f"focal-ddp 2 ranks / 1 rank: {one[1] / two[1]:.2f}x")
+                print(f"ratios {focal_label} samples/s over: " + ", ".join(f"{l} {rates[focal_label] / r:.2f}x" for l, r in others))
+            fast = rates.get(focal_label + " --fast-reduce")
+            if fast:
+                print(f"  {focal_label}: exact / --fast-reduce = {rates[focal_label] / fast:.3f}")
+            e = results[focal_label]
+            if e["limit"]:
+                limit = median(e["limit"])
+                print(f"  {focal_label}: {100 * rates[focal_label] * fps / 1e9 / limit:.1f}% of the concurrent sgemm limit "
+                      f"({limit:.1f} GFLOP/s, median over its runs); --fast-reduce "
+                      f"{100 * (fast or float('nan')) * fps / 1e9 / limit:.1f}%")
+            if e["wire"]:
+                print(f"  {focal_label}: {e['wire']} bytes per step into the gradient reduction's allreduces "
+                      f"({e['wire'] / (4 * params_of(cfg)):.3f}x a float32 allreduce of the gradient)")
+        if "focal-ddp 1 rank" in rates and "focal-ddp 2 ranks" in rates:
+            print(f"focal-ddp 2 ranks / 1 rank: {rates['focal-ddp 2 ranks'] / rates['focal-ddp 1 rank']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -288,6 +288,9 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
                            "\"\(p)_gflops\": \(fixed(gflops, 2))", "\"\(p)_wire_bytes\": \(w)",
                            "\"\(p)_runs_s\": [" + walls.map { fixed($0, 4) }.joined(separator: ", ") + "]",
                            "\"\(p)_samples_per_cpu_s\": \(fixed(mine / cpu, 1))",
+                           "\"\(p)_cpu_s\": [" + (0..<runs).map { run in
+                               fixed((0..<ranks).map { all[$0 * runs + run][splitNames.count - 1] }.reduce(0, +), 4)
+                           }.joined(separator: ", ") + "]",
                            "\"\(p)_split_ms\": [" + parts.map { fixed($0, 4) }.joined(separator: ", ") + "]"]
             }
         }

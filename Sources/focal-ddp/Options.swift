@@ -188,7 +188,7 @@ struct TrainOptions: ParsableArguments {
     var shuffleBatches = false
     @Flag(help: "Plain float64 gradient allreduce instead of the exact one: a little faster, but results then depend on the number of ranks (within rounding).")
     var fastReduce = false
-    @Flag(help: "Exact reduction with 64-bit sums and a per-step exponent agreement, as in 0.2.0 (float32 runs; float64 runs always use it): two collectives and 12 bytes per parameter per step instead of one and 5. Needed to resume a float32 checkpoint written by 0.2.0 or earlier.")
+    @Flag(help: "The exact reduction of 0.2.0 in float32 runs: 4-byte exponents and 64-bit sums, 12 bytes per parameter per step instead of 5 (float64 runs always use it). Needed to resume a float32 checkpoint written by 0.2.0 or earlier.")
     var wideReduce = false
     @Option(parsing: .unconditional, help: "Print the loss every this many epochs (0: never).")
     var logEvery: Int = 10

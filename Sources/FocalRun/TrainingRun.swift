@@ -206,6 +206,9 @@ public final class TrainingRun<T: TrainScalar> {
         if let v = validation {
             log.info("validation \(v.globalTestRows) rows, classes \(v.testCounts.map(String.init).joined(separator: "/"))")
         }
+        if let notice = blasKernelNotice() {
+            log.info(notice)
+        }
     }
 
     /// `--check-gradients`: the analytic gradient against central differences, in float64.

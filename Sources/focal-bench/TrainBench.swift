@@ -254,6 +254,7 @@ func trainBench(_ arguments: [String]) throws -> Int32 {
     print("sgemm 4096x256x256, 1 thread, all ranks at once (median of \(2 * sgemmReps) per rank): "
           + peakPerRank.enumerated().map { "rank \($0.offset) \(fixed($0.element, 1))" }.joined(separator: ", ")
           + " GFLOP/s; limit (sum) \(fixed(limit, 1)) GFLOP/s")
+    print("OpenBLAS kernels: \(blasCoreName)" + (blasKernelNotice().map { " (\($0))" } ?? ""))
     print("FLOPs per sample: 6 x sum(in*out) = \(Int(flopsPerSample)) (executed, no input gradient of layer 0: \(Int(executedPerSample)))")
     var result: [String] = ["\"config\": \"\(config.name)\"", "\"ranks\": \(ranks)", "\"label\": \"\(label)\"",
                             "\"samples\": \(Int(samples))", "\"steps\": \(steps)", "\"flops_per_sample\": \(Int(flopsPerSample))",

@@ -13,7 +13,8 @@
 # Environment: FOCAL_BENCH (default .build/release/focal-bench), FOCAL_ALLREDUCE_ALGORITHM
 #   (Open MPI coll_tuned allreduce algorithm, default 4 = ring, with broadcast algorithm 9 =
 #   scatter + ring allgather; 0 = Open MPI's own choice for both),
-#   PARAMS (default "1474,84488,10508296"), BUDGET seconds per point (default 10), EXTRA_MCA
+#   PARAMS (default "1474,84488,10508296"), SCHEMES (default "exact,wide,fast,float32,broadcast",
+#   see `focal-bench collectives`), BUDGET seconds per point (default 10), EXTRA_MCA
 #   (more mpirun options, e.g. "--mca btl_tcp_links 2", recorded with the results),
 #   FOCAL_CLUSTER_PREFIX / FOCAL_CLUSTER_SUBNET as for scripts/testcluster.
 # Brings the hosts up itself (4) and leaves them up; run `scripts/testcluster down` afterwards.
@@ -26,6 +27,7 @@ bench="${FOCAL_BENCH:-$here/../.build/release/focal-bench}"
 algorithm="${FOCAL_ALLREDUCE_ALGORITHM:-4}"
 params="${PARAMS:-1474,84488,10508296}"
 budget="${BUDGET:-10}"
+schemes="${SCHEMES:-exact,wide,fast,float32,broadcast}"
 tc="$here/testcluster"
 export FOCAL_CLUSTER_PREFIX FOCAL_CLUSTER_SUBNET
 [ -x "$bench" ] || { echo "scaling_measure: no $bench (swift build -c release --product focal-bench)" >&2; exit 2; }
@@ -37,9 +39,6 @@ for link in $links; do
         ranks="${layout%%:*}"; hosts="${layout##*:}"
         # The hostfile lists the first HOSTS hosts, RANKS/HOSTS slots each.
         "$tc" hostfile $((ranks / hosts)) | grep -v '^#' | head -n "$hosts" >"$hostfile"
-        schemes="exact-0.2.0,exact-new,exact-new-op,fast-reduce,float32,broadcast"
-        # On the slowest link the user op's transfer is exact-new's; its CPU cost is measured elsewhere.
-        [ "$link" = 100mbit ] && schemes="exact-0.2.0,exact-new,fast-reduce,float32,broadcast"
         mca=(--mca pml ob1 --mca btl self,vader,tcp --mca mpi_yield_when_idle 1)
         # shellcheck disable=SC2206
         [ -z "${EXTRA_MCA:-}" ] || mca+=(${EXTRA_MCA})

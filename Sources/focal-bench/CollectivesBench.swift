@@ -2,15 +2,15 @@
 // reduction scheme and parameter count, timed under mpirun (for docs/SCALING.md's model).
 //
 // A scheme is the list of allreduce calls one training step makes for P parameters:
-//   exact-0.2.0   Int32 MAX of P + 4 (exponents + status) and Int64 SUM of P     12 B/param, 2 calls
-//   exact-new     one allreduce of 5 bytes per parameter (Int32 mantissa + 1-byte exponent);
-//                 its transfer is timed as an Int32 SUM of ceil(5P / 4) values    5 B/param, 1 call
-//   exact-new-op  the same 5-byte records as a contiguous MPI datatype with a user-defined op
-//                 (mantissas summed, exponents by MAX): adds the cost of a user op  5 B/param, 1 call
-//   fast-reduce   one float64 SUM of P + 3                                          8 B/param, 1 call
-//   float32       one float32 SUM of P (the plain reference)                        4 B/param, 1 call
-//   broadcast     not a reduction: `--optimizer-on root`'s broadcast of P float32 parameters
-//                 from rank 0 after the step (4 B/param, 1 call)
+//   exact     the default (`CompactExactReducer`): UInt8 MAX of P + 5 (1-byte exponents of the
+//             P gradient values and 2 extras, 3 flags), then Int32 SUM of P + 6    5 B/param, 2 calls
+//   wide      `--wide-reduce` (0.2.0's `ExactReducer`): Int32 MAX of P + 4 and Int64 SUM of P
+//             (the trainer sends P + 6 and P + 2: 40 bytes more per step, below this timing's
+//             resolution; the committed records were taken with these counts)     12 B/param, 2 calls
+//   fast      `--fast-reduce`: one float64 SUM of P + 3 (the trainer: P + 5)       8 B/param, 1 call
+//   float32   one float32 SUM of P (the plain reference, not deterministic)        4 B/param, 1 call
+//   broadcast not a reduction: `--optimizer-on root`'s broadcast of P float32 parameters
+//             from rank 0 after the step (4 B/param, 1 call)
 // Buffers are zero, so sums stay zero (no overflow, no denormals) over any number of repetitions.
 
 import CMPI
@@ -26,37 +26,19 @@ struct ReductionScheme: Sendable {
     let calls: @Sendable (Int) -> [(kind: String, count: Int)]
 
     static let all: [ReductionScheme] = [
-        ReductionScheme(name: "exact-0.2.0", bytesPerParameter: 12) { p in [("int32-max", p + 4), ("int64-sum", p)] },
-        ReductionScheme(name: "exact-new", bytesPerParameter: 5) { p in [("int32-sum", (5 * p + 3) / 4)] },
-        ReductionScheme(name: "exact-new-op", bytesPerParameter: 5) { p in [("record5-userop", p)] },
-        ReductionScheme(name: "fast-reduce", bytesPerParameter: 8) { p in [("float64-sum", p + 3)] },
+        ReductionScheme(name: "exact", bytesPerParameter: 5) { p in [("uint8-max", p + 5), ("int32-sum", p + 6)] },
+        ReductionScheme(name: "wide", bytesPerParameter: 12) { p in [("int32-max", p + 4), ("int64-sum", p)] },
+        ReductionScheme(name: "fast", bytesPerParameter: 8) { p in [("float64-sum", p + 3)] },
         ReductionScheme(name: "float32", bytesPerParameter: 4) { p in [("float32-sum", p)] },
         ReductionScheme(name: "broadcast", bytesPerParameter: 4) { p in [("float32-bcast", p)] },
     ]
 
     static func bytes(kind: String, count: Int) -> Int {
         switch kind {
-        case "int32-max", "int32-sum", "float32-sum", "float32-bcast": return 4 * count
+        case "uint8-max": return count
         case "int64-sum", "float64-sum": return 8 * count
-        default: return 5 * count  // record5-userop
+        default: return 4 * count  // int32-max, int32-sum, float32-sum, float32-bcast
         }
-    }
-}
-
-/// The user-defined reduction of the 5-byte records `{Int32 mantissa (little-endian), UInt8
-/// exponent}`: mantissas summed (wrapping, as the fixed-point sums are), exponents by MAX. A
-/// stand-in of the exact reduction's record op, to measure what a user op costs against a
-/// predefined one (Open MPI runs predefined ops vectorised, a user op through this callback).
-private let recordCombine: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?,
-                                           UnsafeMutablePointer<Int32>?, UnsafeMutablePointer<MPI_Datatype?>?) -> Void = {
-    input, output, length, _ in
-    guard let input, let output, let length else { return }
-    for i in 0..<Int(length.pointee) {
-        let a = input + 5 * i, b = output + 5 * i
-        let m = a.loadUnaligned(as: Int32.self) &+ b.loadUnaligned(as: Int32.self)
-        b.storeBytes(of: m, as: Int32.self)
-        let e = max(a.load(fromByteOffset: 4, as: UInt8.self), b.load(fromByteOffset: 4, as: UInt8.self))
-        b.storeBytes(of: e, toByteOffset: 4, as: UInt8.self)
     }
 }
 
@@ -65,62 +47,36 @@ private func mpiCheck(_ code: Int32, _ call: String) throws {
     if code != MPI_SUCCESS { throw CommError.mpi(call: call, code: code, message: "focal-bench collectives") }
 }
 
-/// The committed 5-byte record datatype and its user op, freed by `free()`.
-private struct RecordOp {
-    var type: MPI_Datatype?
-    var op: MPI_Op?
-
-    static func make() throws -> RecordOp {
-        var r = RecordOp()
-        try mpiCheck(MPI_Type_contiguous(5, cmpi_byte(), &r.type), "MPI_Type_contiguous")
-        try mpiCheck(MPI_Type_commit(&r.type), "MPI_Type_commit")
-        try mpiCheck(MPI_Op_create(recordCombine, 1, &r.op), "MPI_Op_create")
-        return r
-    }
-
-    mutating func free() {
-        _ = MPI_Op_free(&op)
-        _ = MPI_Type_free(&type)
-    }
-}
-
 /// Runs one scheme's calls once on zeroed buffers.
 private final class SchemeBuffers {
     var f32: [Float] = [], f64: [Double] = [], i32max: [Int32] = [], i32sum: [Int32] = [], i64: [Int64] = []
-    /// `[5 * count]` bytes: the packed records.
-    var records: [UInt8] = []
+    var u8max: [UInt8] = []
     let calls: [(kind: String, count: Int)]
-    let recordOp: RecordOp
 
-    init(calls: [(kind: String, count: Int)], recordOp: RecordOp) {
+    init(calls: [(kind: String, count: Int)]) {
         self.calls = calls
-        self.recordOp = recordOp
         for (kind, count) in calls {
             switch kind {
+            case "uint8-max": u8max = [UInt8](repeating: 0, count: count)
             case "int32-max": i32max = [Int32](repeating: 0, count: count)
             case "int32-sum": i32sum = [Int32](repeating: 0, count: count)
             case "int64-sum": i64 = [Int64](repeating: 0, count: count)
             case "float64-sum": f64 = [Double](repeating: 0, count: count)
-            case "float32-sum", "float32-bcast": f32 = [Float](repeating: 0, count: count)
-            default: records = [UInt8](repeating: 0, count: 5 * count)
+            default: f32 = [Float](repeating: 0, count: count)  // float32-sum, float32-bcast
             }
         }
     }
 
     func step(_ comm: Communicator) throws {
-        for (kind, count) in calls {
+        for (kind, _) in calls {
             switch kind {
+            case "uint8-max": try comm.allreduce(&u8max, op: .max)
             case "int32-max": try comm.allreduce(&i32max, op: .max)
             case "int32-sum": try comm.allreduce(&i32sum, op: .sum)
             case "int64-sum": try comm.allreduce(&i64, op: .sum)
             case "float64-sum": try comm.allreduce(&f64, op: .sum)
             case "float32-sum": try comm.allreduce(&f32, op: .sum)
-            case "float32-bcast": try comm.broadcast(&f32, root: 0)
-            default:
-                try records.withUnsafeMutableBytes { raw in
-                    try mpiCheck(MPI_Allreduce(cmpi_in_place(), raw.baseAddress, Int32(count), recordOp.type,
-                                                       recordOp.op, cmpi_comm_world()), "MPI_Allreduce (record op)")
-                }
+            default: try comm.broadcast(&f32, root: 0)  // float32-bcast
             }
         }
     }
@@ -130,27 +86,25 @@ extension SchemeBuffers {
     /// The local combine of one step alone: `MPI_Reduce_local` of a zero `[bytes]` source into each
     /// call's buffer with the call's datatype and op (what every rank computes per byte received).
     func localCombine(source: UnsafeRawPointer) throws {
-        for (kind, count) in calls {
+        for (kind, count) in calls where kind != "float32-bcast" {  // a broadcast combines nothing
             let (type, op): (MPI_Datatype?, MPI_Op?) = switch kind {
+            case "uint8-max": (cmpi_uint8(), cmpi_op_max())
             case "int32-max": (cmpi_int32(), cmpi_op_max())
             case "int32-sum": (cmpi_int32(), cmpi_op_sum())
             case "int64-sum": (cmpi_int64(), cmpi_op_sum())
             case "float64-sum": (cmpi_double(), cmpi_op_sum())
-            case "float32-sum": (cmpi_float(), cmpi_op_sum())
-            case "float32-bcast": (nil, nil)  // no combine
-            default: (recordOp.type, recordOp.op)
+            default: (cmpi_float(), cmpi_op_sum())  // float32-sum
             }
-            if kind == "float32-bcast" { continue }
             func run(_ target: UnsafeMutableRawPointer?) throws {
                 try mpiCheck(MPI_Reduce_local(source, target, Int32(count), type, op), "MPI_Reduce_local")
             }
             switch kind {
+            case "uint8-max": try u8max.withUnsafeMutableBytes { try run($0.baseAddress) }
             case "int32-max": try i32max.withUnsafeMutableBytes { try run($0.baseAddress) }
             case "int32-sum": try i32sum.withUnsafeMutableBytes { try run($0.baseAddress) }
             case "int64-sum": try i64.withUnsafeMutableBytes { try run($0.baseAddress) }
             case "float64-sum": try f64.withUnsafeMutableBytes { try run($0.baseAddress) }
-            case "float32-sum", "float32-bcast": try f32.withUnsafeMutableBytes { try run($0.baseAddress) }
-            default: try records.withUnsafeMutableBytes { try run($0.baseAddress) }
+            default: try f32.withUnsafeMutableBytes { try run($0.baseAddress) }
             }
         }
     }
@@ -195,15 +149,13 @@ func collectivesBench(_ arguments: [String]) throws -> Int32 {
     /// Rank -> host index, in order of first appearance.
     let layout = hostNames.map { distinct.firstIndex(of: $0)! }
     let load0 = loadAverage()
-    var recordOp = try RecordOp.make()
-    defer { recordOp.free() }
 
     var rows: [String] = []
     var points: [String] = []
     for p in params {
         for scheme in schemes {
             let calls = scheme.calls(p)
-            let buffers = SchemeBuffers(calls: calls, recordOp: recordOp)
+            let buffers = SchemeBuffers(calls: calls)
             try comm.barrier()
             var t0 = now()
             try buffers.step(comm)

@@ -273,6 +273,8 @@ def numpy_train(cfg, runs):
 
 def mpirun_prefix(n):
     cmd = ["mpirun", "-q", "-n", str(n), "--mca", "pml", "ob1", "-x", "OPENBLAS_NUM_THREADS=1"]
+    if "OPENBLAS_CORETYPE" in os.environ:  # the kernel choice reaches every rank (docs/PERFORMANCE.md)
+        cmd += ["-x", "OPENBLAS_CORETYPE"]
     if os.geteuid() == 0:
         cmd.append("--allow-run-as-root")
     if n > (os.cpu_count() or 1):

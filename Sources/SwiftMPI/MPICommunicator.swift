@@ -303,13 +303,17 @@ final class MPIPendingCollective: PendingCollective {
             completed = true
             return
         }
-        let deadline = monotonicSeconds() + timeout
-        var polls = 0
+        let start = monotonicSeconds()
+        let deadline = start + timeout
         while try !test() {
-            if monotonicSeconds() >= deadline { throw CommError.timedOut(operation: operation, seconds: timeout) }
-            polls += 1
-            // Spin briefly (small messages finish in microseconds), then sleep 50 µs between polls.
-            if polls > 200 { usleep(50) } else { sched_yield() }
+            let now = monotonicSeconds()
+            if now >= deadline { throw CommError.timedOut(operation: operation, seconds: timeout) }
+            // Spin for the first 20 ms, as a blocking collective does: Open MPI advances a
+            // non-blocking collective only inside MPI calls, so every sleep delays it (sleeping
+            // 50 µs after 200 polls cost 13 % of a 2-rank step on the large configuration: 380 k
+            // against 435 k samples/s). Past 20 ms (a rank writing a checkpoint, evaluating, or
+            // stuck), sleep 50 µs between polls so that a long wait does not burn a core.
+            if now - start < 0.02 { sched_yield() } else { usleep(50) }
         }
     }
 }

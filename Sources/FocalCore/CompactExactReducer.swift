@@ -255,15 +255,7 @@ public final class CompactExactReducer {
 
     /// Blocking allreduce, or a non-blocking one polled against `stallTimeout`.
     private func allreduce<T: CommScalar>(_ comm: Communicator, _ buffer: inout [T], op: ReduceOp, what: String) throws {
-        guard let limit = stallTimeout else { return try comm.allreduce(&buffer, op: op) }
-        try buffer.withUnsafeMutableBufferPointer { b in
-            let pending = try comm.startAllreduce(b, op: op)
-            do {
-                try pending.wait(timeout: limit)
-            } catch CommError.timedOut {
-                throw CommError.timedOut(operation: what, seconds: limit)
-            }
-        }
+        try reductionAllreduce(comm, &buffer, op: op, what: what, timeout: stallTimeout)
     }
 
     /// Plain reference: the chunk partials `[chunks][width]` (the first `mainCount` of each are

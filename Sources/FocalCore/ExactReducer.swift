@@ -259,15 +259,7 @@ public final class ExactReducer {
 
     /// Blocking allreduce, or a non-blocking one polled against `stallTimeout`.
     private func allreduce<T: CommScalar>(_ comm: Communicator, _ buffer: inout [T], op: ReduceOp, what: String) throws {
-        guard let limit = stallTimeout else { return try comm.allreduce(&buffer, op: op) }
-        try buffer.withUnsafeMutableBufferPointer { b in
-            let pending = try comm.startAllreduce(b, op: op)
-            do {
-                try pending.wait(timeout: limit)
-            } catch CommError.timedOut {
-                throw CommError.timedOut(operation: what, seconds: limit)
-            }
-        }
+        try reductionAllreduce(comm, &buffer, op: op, what: what, timeout: stallTimeout)
     }
 
     /// 1.5 * 2^52: adding it to |x| < 2^51 rounds x to an integer in the low mantissa bits.

@@ -42,8 +42,9 @@ public final class CompactExactReducer {
     public static let maxRanks = 1 << 14
 
     /// `[localCapacity, mainCount]` row-major: this step's chunk gradients, written in place by the
-    /// trainer's backward pass (`nextSlot`).
-    private var slots: [Float]
+    /// trainer's backward pass (`nextSlot`). Owned memory, as `MLPWorkspace`'s buffers: the pointer
+    /// `nextSlot` hands out stays valid (an array's would not outlive its closure).
+    private let slots: UnsafeMutablePointer<Float>
     /// `[localCapacity, extraCount]`: this step's chunk extras.
     private var extras: [Double]
     private var stored = 0
@@ -55,7 +56,8 @@ public final class CompactExactReducer {
     /// non-finite values. `[extraCount]` the largest |v| as Doubles (NaN replaces the max).
     private var maxMain: [Int16]
     private var maxExtra: [Double]
-    /// `[width + 4]` the exponent lanes (E + 128; 0 for zero) and the four flags, MAX-reduced.
+    /// `[width + 3]` MAX-reduced: the exponent lanes, E + 128 (for mains E is clamped to -127, so
+    /// never 0; for the extras 0 means zero everywhere), then the three flags.
     private var lanes: [UInt8]
     /// `[mainCount + 3 * extraCount]` the integer sums: mains, then three limbs per extra.
     private var sums: [Int32]
@@ -69,7 +71,8 @@ public final class CompactExactReducer {
         self.mainCount = mainCount
         self.extraCount = extraCount
         self.localCapacity = max(1, localCapacity)
-        slots = [Float](repeating: 0, count: self.localCapacity * mainCount)
+        slots = .allocate(capacity: self.localCapacity * mainCount)
+        slots.initialize(repeating: 0, count: self.localCapacity * mainCount)
         extras = [Double](repeating: 0, count: self.localCapacity * extraCount)
         maxMain = [Int16](repeating: 0, count: mainCount)
         maxExtra = [Double](repeating: 0, count: extraCount)
@@ -78,6 +81,8 @@ public final class CompactExactReducer {
         scale = [Double](repeating: 0, count: mainCount)
         grid = [Double](repeating: 0, count: mainCount)
     }
+
+    deinit { slots.deallocate() }
 
     /// Bytes one step passes to its two allreduces: 1 per exponent and flag, 4 per integer sum.
     public var messageBytes: Int { lanes.count + 4 * sums.count }
@@ -103,19 +108,17 @@ public final class CompactExactReducer {
     /// `[mainCount]` where the next chunk's gradient goes (written before `add`).
     public func nextSlot() -> UnsafeMutablePointer<Float> {
         precondition(stored < localCapacity, "CompactExactReducer: more chunks than capacity \(localCapacity)")
-        return slots.withUnsafeMutableBufferPointer { $0.baseAddress! + stored * mainCount }
+        return slots + stored * mainCount
     }
 
     /// Commits the chunk written into `nextSlot()` with its `extra` `[extraCount]` values.
     public func add(extra: [Double]) {
         precondition(extra.count == extraCount, "CompactExactReducer: \(extra.count) extras, expected \(extraCount)")
         let base = stored * mainCount
-        slots.withUnsafeBufferPointer { p in
-            maxMain.withUnsafeMutableBufferPointer { mx in
-                (p.baseAddress! + base).withMemoryRebound(to: Int32.self, capacity: mainCount) { bits in
-                    let m = mx.baseAddress!
-                    for i in 0..<mainCount { m[i] = Swift.max(m[i], Int16(truncatingIfNeeded: (bits[i] >> 16) & 0x7FFF)) }
-                }
+        maxMain.withUnsafeMutableBufferPointer { mx in
+            (slots + base).withMemoryRebound(to: Int32.self, capacity: mainCount) { bits in
+                let m = mx.baseAddress!
+                for i in 0..<mainCount { m[i] = Swift.max(m[i], Int16(truncatingIfNeeded: (bits[i] >> 16) & 0x7FFF)) }
             }
         }
         for j in 0..<extraCount {
@@ -191,12 +194,10 @@ public final class CompactExactReducer {
             }
         }
         sums.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        slots.withUnsafeBufferPointer { p in
-            scale.withUnsafeBufferPointer { sc in
-                sums.withUnsafeMutableBufferPointer { a in
-                    for c in 0..<stored {
-                        Self.quantize(p.baseAddress! + c * mainCount, count: mainCount, scale: sc.baseAddress!, into: a.baseAddress!)
-                    }
+        scale.withUnsafeBufferPointer { sc in
+            sums.withUnsafeMutableBufferPointer { a in
+                for c in 0..<stored {
+                    Self.quantize(slots + c * mainCount, count: mainCount, scale: sc.baseAddress!, into: a.baseAddress!)
                 }
             }
         }

@@ -319,9 +319,8 @@ public final class Trainer<T: TrainScalar> {
     /// step) or `ExactReducer` (float64, `--wide-reduce`, `--fast-reduce`, more chunks per step).
     private let reducer: ExactReducer?
     private let compact: CompactExactReducer?
-    /// True when this run's steps use the compact exact reduction (1-byte exponents, 32-bit sums).
-    public var usesCompactReduction: Bool { compact != nil }
-    /// Bytes one step's gradient reduction passes to its allreduce(s) (without overflow redos).
+    /// Bytes one step's gradient reduction passes to its allreduce(s) (a failing step adds one small
+    /// collective that names the rank).
     public var reductionMessageBytes: Int {
         if let compact { return compact.messageBytes }
         let w = shape.parameterCount + 2

@@ -206,7 +206,7 @@ public final class TrainingRun<T: TrainScalar> {
         if let v = validation {
             log.info("validation \(v.globalTestRows) rows, classes \(v.testCounts.map(String.init).joined(separator: "/"))")
         }
-        if let notice = blasKernelNotice() {
+        if comm.rank == 0, let notice = blasKernelNotice() {  // rank 0 alone reads /proc/cpuinfo
             log.info(notice)
         }
     }

@@ -133,7 +133,7 @@ final class WorldSizeInvarianceTests: XCTestCase {
     }
 
     /// `--wide-reduce`: 0.2.0's exact reduction in a float32 run, and a float32 run whose batches
-    /// exceed the carried-exponent reduction's 64 chunks (it then takes the wide one by itself).
+    /// exceed the compact reduction's 64 chunks (it then takes the wide one by itself).
     func testWideReductionAndManyChunksPerStep() throws {
         var c = TrainConfig()
         c.epochs = 6

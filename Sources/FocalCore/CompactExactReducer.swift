@@ -61,9 +61,6 @@ public final class CompactExactReducer {
     private var lanes: [UInt8]
     /// `[mainCount + 3 * extraCount]` the integer sums: mains, then three limbs per extra.
     private var sums: [Int32]
-    /// `[mainCount]` 2^(S - 1 - E_i) and 2^(E_i + 1 - S).
-    private var scale: [Double]
-    private var grid: [Double]
 
     static let flags = 3
 
@@ -78,8 +75,6 @@ public final class CompactExactReducer {
         maxExtra = [Double](repeating: 0, count: extraCount)
         lanes = [UInt8](repeating: 0, count: mainCount + extraCount + Self.flags)
         sums = [Int32](repeating: 0, count: mainCount + 3 * extraCount)
-        scale = [Double](repeating: 0, count: mainCount)
-        grid = [Double](repeating: 0, count: mainCount)
     }
 
     deinit { slots.deallocate() }
@@ -149,13 +144,7 @@ public final class CompactExactReducer {
         // 255 an infinity or NaN.
         maxMain.withUnsafeBufferPointer { mx in
             lanes.withUnsafeMutableBufferPointer { l in
-                var bad: UInt16 = 0
-                for i in 0..<mainCount {
-                    let field = (UInt16(bitPattern: mx[i]) >> 7) & 0xFF
-                    bad |= field == 0xFF ? 1 : 0
-                    l[i] = field == 0 ? 1 : UInt8(truncatingIfNeeded: field &+ 1)
-                }
-                nonFinite = bad != 0
+                nonFinite = Self.exponentLanes(mx.baseAddress!, count: mainCount, into: l.baseAddress!)
             }
         }
         for j in 0..<extraCount {
@@ -183,22 +172,9 @@ public final class CompactExactReducer {
         }
         let s = Self.precisionBits(chunks: chunks, wide: false)
         lanes.withUnsafeBufferPointer { l in
-            scale.withUnsafeMutableBufferPointer { sc in
-                grid.withUnsafeMutableBufferPointer { g in
-                    for i in 0..<mainCount {
-                        let e = Int(l[i]) - 128  // -127...127 where known
-                        sc[i] = Self.pow2(s - 1 - e)
-                        g[i] = Self.pow2(e + 1 - s)
-                    }
-                }
-            }
-        }
-        sums.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
-        scale.withUnsafeBufferPointer { sc in
             sums.withUnsafeMutableBufferPointer { a in
-                for c in 0..<stored {
-                    Self.quantize(slots + c * mainCount, count: mainCount, scale: sc.baseAddress!, into: a.baseAddress!)
-                }
+                Self.quantize(slots, chunks: stored, count: mainCount, lanes: l.baseAddress!, precision: s,
+                              into: a.baseAddress!)
             }
         }
         for j in 0..<extraCount {
@@ -214,9 +190,9 @@ public final class CompactExactReducer {
         try allreduce(comm, &sums, op: .sum, what: "the gradient reduction")
         // Scaled back by the grid: exact (an integer below 2^30, or 2^51, times a power of two).
         sums.withUnsafeBufferPointer { a in
-            grid.withUnsafeBufferPointer { g in
+            lanes.withUnsafeBufferPointer { l in
                 result.withUnsafeMutableBufferPointer { r in
-                    for i in 0..<mainCount { r[i] = Double(a[i]) * g[i] }
+                    Self.scaleBack(a.baseAddress!, count: mainCount, lanes: l.baseAddress!, precision: s, into: r.baseAddress!)
                 }
             }
         }
@@ -229,16 +205,92 @@ public final class CompactExactReducer {
         return status
     }
 
-    /// q_i = round(v_i * scale_i) added to `acc`. Branch-free so it vectorises: v * scale is exact
-    /// and at most 2^S < 2^51 in magnitude; adding 1.5 * 2^52 rounds it to nearest-even into the low
-    /// bits of the sum's bit pattern.
+    /// The exponent lanes of `count` elements from the high halves of their largest |v| (see
+    /// `maxMain`): the float32 exponent field f (1...254 is E + 127) gives the lane f + 1 = E + 128;
+    /// f = 0 (zero or subnormal: E clamps to -127) gives 1; f = 255 (infinity or NaN) is reported
+    /// (the return value) and its lane is meaningless. Eight elements at a time.
+    static func exponentLanes(_ mx: UnsafePointer<Int16>, count: Int, into l: UnsafeMutablePointer<UInt8>) -> Bool {
+        typealias V = SIMD8<UInt16>
+        var bad = V.zero
+        var i = 0
+        while i + 8 <= count {
+            let field = (UnsafeRawPointer(mx + i).loadUnaligned(as: V.self) &>> 7) & 0xFF
+            bad |= (field &+ 1) & 0x100  // 0x100 exactly where field == 0xFF
+            UnsafeMutableRawPointer(l + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: field &+ 1), as: SIMD8<UInt8>.self)
+            i += 8
+        }
+        var tail: UInt16 = 0
+        while i < count {
+            let field = (UInt16(bitPattern: mx[i]) >> 7) & 0xFF
+            tail |= (field &+ 1) & 0x100
+            l[i] = UInt8(truncatingIfNeeded: field &+ 1)
+            i += 1
+        }
+        return (bad.max() | tail) != 0
+    }
+
+    /// 2^(k_i) for eight exponent lanes: `bias + lane_i` (or `bias - lane_i`) in the exponent
+    /// field of a Double, i.e. k_i = bias ± lane_i - 1023 (within -1022...1023 for the callers').
     @inline(__always)
-    static func quantize(_ v: UnsafePointer<Float>, count: Int, scale: UnsafePointer<Double>,
-                         into acc: UnsafeMutablePointer<Int32>) {
+    static func pow2(lanes l: UnsafePointer<UInt8>, bias: Int64, negated: Bool) -> SIMD8<Double> {
+        let e = SIMD8<Int64>(truncatingIfNeeded: UnsafeRawPointer(l).loadUnaligned(as: SIMD8<UInt8>.self))
+        let field = negated ? SIMD8<Int64>(repeating: bias) &- e : SIMD8<Int64>(repeating: bias) &+ e
+        return unsafeBitCast(field &<< 52, to: SIMD8<Double>.self)
+    }
+
+    /// For every element i: q = round(v * 2^(S - 1 - E_i)) (to nearest, ties to even) of each of
+    /// the `chunks` stored partials v (`slots` `[chunks, count]`), summed into `acc[i]` (which this
+    /// overwrites). E_i = lane_i - 128. v * 2^k is exact (a float32 in a double, scaled by a power
+    /// of two, at most 2^S < 2^51 in magnitude); adding 1.5 * 2^52 rounds it to nearest-even into
+    /// the low bits of the sum's bit pattern, whose low 32 bits are then q (two's complement: the
+    /// magic number's low 32 bits are zero). Eight elements at a time, every chunk before the
+    /// next eight, so each sum and scale is loaded once.
+    static func quantize(_ slots: UnsafePointer<Float>, chunks: Int, count: Int, lanes: UnsafePointer<UInt8>,
+                         precision s: Int, into acc: UnsafeMutablePointer<Int32>) {
+        // 2^(S - 1 - E) = 2^(S - 1 - lane + 128): exponent field 1023 + S + 127 - lane.
+        let bias = Int64(1023 + s + 127)
+        let magic = SIMD8<Double>(repeating: ExactReducer.magic)
+        var i = 0
+        while i + 8 <= count {
+            let scale = pow2(lanes: lanes + i, bias: bias, negated: true)
+            var sum = SIMD8<Int32>.zero
+            var v = UnsafeRawPointer(slots + i)
+            for _ in 0..<chunks {
+                let r = SIMD8<Double>(v.loadUnaligned(as: SIMD8<Float>.self)) * scale + magic
+                sum &+= SIMD8<Int32>(truncatingIfNeeded: unsafeBitCast(r, to: SIMD8<UInt64>.self))
+                v += 4 * count
+            }
+            UnsafeMutableRawPointer(acc + i).storeBytes(of: sum, as: SIMD8<Int32>.self)
+            i += 8
+        }
         let magicBits = Int64(bitPattern: ExactReducer.magic.bitPattern)
-        for i in 0..<count {
-            let r = Double(v[i]) * scale[i] + ExactReducer.magic
-            acc[i] &+= Int32(truncatingIfNeeded: Int64(bitPattern: r.bitPattern) &- magicBits)
+        while i < count {
+            let scale = Self.pow2(s - 1 - (Int(lanes[i]) - 128))
+            var sum: Int32 = 0
+            for c in 0..<chunks {
+                let r = Double(slots[c * count + i]) * scale + ExactReducer.magic
+                sum &+= Int32(truncatingIfNeeded: Int64(bitPattern: r.bitPattern) &- magicBits)
+            }
+            acc[i] = sum
+            i += 1
+        }
+    }
+
+    /// `result[i] = sums[i] * 2^(E_i + 1 - S)`: exact (an integer below 2^30 times a power of two).
+    static func scaleBack(_ sums: UnsafePointer<Int32>, count: Int, lanes: UnsafePointer<UInt8>, precision s: Int,
+                          into result: UnsafeMutablePointer<Double>) {
+        // 2^(E + 1 - S) = 2^(lane - 128 + 1 - S): exponent field 1023 - 127 - S + lane.
+        let bias = Int64(1023 - 127 - s)
+        var i = 0
+        while i + 8 <= count {
+            let grid = pow2(lanes: lanes + i, bias: bias, negated: false)
+            let q = UnsafeRawPointer(sums + i).loadUnaligned(as: SIMD8<Int32>.self)
+            UnsafeMutableRawPointer(result + i).storeBytes(of: SIMD8<Double>(q) * grid, as: SIMD8<Double>.self)
+            i += 8
+        }
+        while i < count {
+            result[i] = Double(sums[i]) * Self.pow2(Int(lanes[i]) - 128 + 1 - s)
+            i += 1
         }
     }
 

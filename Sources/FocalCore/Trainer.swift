@@ -505,11 +505,21 @@ public final class Trainer<T: TrainScalar> {
         }
         let rows = epochPlan.batchRows(b).count
         let divisor = lossDivisor(divisorReduction, rows: rows, weightSum: sums[P + 1])
+        // The mean gradient and its norm (`gradientNorm`'s sum, in its order, fused into the pass
+        // that writes each value): the norm of the identical reduced gradient is the same number,
+        // and so the same clipping decision, on every rank.
+        var normSquared = 0.0
         sums.withUnsafeBufferPointer { sb in
-            grad.withUnsafeMutableBufferPointer { g in for i in 0..<P { g[i] = T(sb[i] / divisor) } }
+            grad.withUnsafeMutableBufferPointer { g in
+                for i in 0..<P {
+                    let v = T(sb[i] / divisor)
+                    g[i] = v
+                    let d = Double(v)
+                    normSquared += d * d
+                }
+            }
         }
-        // The norm of the identical reduced gradient: the same number, and decision, on every rank.
-        let norm = grad.withUnsafeBufferPointer { gradientNorm($0) }
+        let norm = normSquared.squareRoot()
         lastGradNorm = norm
         if let maxNorm = config.clipGradNorm {
             grad.withUnsafeMutableBufferPointer { _ = clipGradient($0, norm: norm, maxNorm: maxNorm) }

@@ -122,6 +122,26 @@ final class CompactExactReducerTests: XCTestCase {
         }
     }
 
+    /// A NaN or an infinity is caught at any position: in the eight-at-a-time part of the exponent
+    /// pass and in its tail (43 = 5 x 8 + 3), positive or negative, on the rank that holds it.
+    func testNonFiniteFoundAtAnyPosition() throws {
+        for position in [0, 7, 8, 17, 39, 40, 42] {
+            for bad in [Float.nan, .infinity, -.infinity, -Float.nan] {
+                let results = try inProcess(3) { comm -> ReduceStatus in
+                    let reducer = CompactExactReducer(mainCount: 43, extraCount: 2, localCapacity: 1)
+                    reducer.begin(chunksInStep: 3)
+                    let slot = reducer.nextSlot()
+                    for i in 0..<43 { slot[i] = Float(i) - 20.5 }
+                    if comm.rank == 1 { slot[position] = bad }
+                    reducer.add(extra: [1, 1])
+                    var out = [Double](repeating: 0, count: 45)
+                    return try reducer.reduce(comm, result: &out)
+                }
+                for s in results { XCTAssertEqual(s.nonFiniteRank, 1, "\(bad) at \(position)") }
+            }
+        }
+    }
+
     /// Bytes passed to the step's two allreduces for the large configuration's 84,488 parameters:
     /// 1 per exponent and flag (84,490 + 3) plus 4 per sum (84,488 + 6 limbs), 1.25x a float32
     /// allreduce of the gradient; `ExactReducer` passes 4 x (84,490 + 4) + 8 x 84,490.

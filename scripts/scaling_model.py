@@ -174,15 +174,30 @@ def added_latency(fits, link):
     return {t: alphas[t] - base[t] for t in alphas if t in base}
 
 
+def crossing_share(t):
+    """The share of a ring's edges that cross a host link for layout t = "ranks:hosts" (ranks fill
+    the hosts in order: hosts of the ranks edges cross). A ring step waits for the data of the step
+    before on its left neighbour, so the delay a message pays on the ring's critical path is the
+    delay of the edges it crosses, averaged over the ring: d x hosts / ranks per message."""
+    ranks, hosts = map(int, t.split(":"))
+    return hosts / ranks
+
+
+def edge_latency(fits, link):
+    """{layout: seconds}: `added_latency` per host-crossing edge (divided by `crossing_share`)."""
+    return {t: a / crossing_share(t) for t, a in added_latency(fits, link).items()}
+
+
 def networks(fits):
     """The networks of the predictions: NETWORKS (assumed latencies), then each measured delayed link
     with its fitted beta (so its measured rate) and, as latency per message, the median over layouts
-    of the latency its delay added in the measurements (`added_latency`): the test bed's own
-    scheduling latency, in the undelayed alpha, is left out as for the other networks."""
+    of the latency its delay added per host-crossing edge in the measurements (`edge_latency`; one
+    rank per node, every edge crosses): the test bed's own scheduling latency, in the undelayed alpha,
+    is left out as for the other networks."""
     nets = list(NETWORKS)
     for link in sorted(fits, key=link_order):
         if link_delay(link) and link_rate(link) in fits:
-            a = max(0.0, float(np.median(list(added_latency(fits, link).values()))))
+            a = max(0.0, float(np.median(list(edge_latency(fits, link).values()))))
             b = fits[link][1]
             nets.append((f"{link_rate(link).replace('gbit', ' Gbit/s').replace('mbit', ' Mbit/s')} + "
                          f"{link_delay(link) * 1e3:g} ms (measured: {8 / b / 1e6:.0f} Mbit/s, {a * 1e6:.0f} µs)", 8 / b, a))
@@ -332,17 +347,21 @@ def report():
     if delayed:
         w("\n### The issue's links with their delays (measured)\n")
         w("Latency per message that the delay added: the delayed link's fitted alpha minus the same rate's "
-          "undelayed alpha, per layout (µs), against the one-way delay set with `testcluster shape RATE DELAY`.\n")
-        w("| link | one-way delay µs | " + " | ".join(f"{t} µs" for t in layouts) + " | median (used for the predictions) |")
+          "undelayed alpha, per layout, in µs; in brackets the same per host-crossing edge of the ring "
+          "(divided by hosts / ranks, the share of the ring's edges that cross a host link: with 2 ranks per "
+          "host every other edge is shared memory), against the one-way delay set with "
+          "`testcluster shape RATE DELAY`.\n")
+        w("| link | one-way delay µs | " + " | ".join(f"{t} µs" for t in layouts)
+          + " | per crossing edge, median (used for the predictions) |")
         w("|---|---|" + "---|" * len(layouts) + "---|")
         for link in delayed:
-            added = added_latency(fits, link)
+            added, edge = added_latency(fits, link), edge_latency(fits, link)
             w(f"| {link} | {link_delay(link) * 1e6:.0f} | "
-              + " | ".join(f"{added[t] * 1e6:.0f}" if t in added else "—" for t in layouts)
-              + f" | {float(np.median(list(added.values()))) * 1e6:.0f} |")
+              + " | ".join(f"{added[t] * 1e6:.0f} ({edge[t] * 1e6:.0f})" if t in added else "—" for t in layouts)
+              + f" | {float(np.median(list(edge.values()))) * 1e6:.0f} |")
         w("\nPrediction check: each delayed point against the undelayed fit of the same rate with the delay "
-          "added to every message's latency (alpha + d, the same beta): measured ms / predicted ms "
-          "(error of the prediction, %).\n")
+          "added to every message's latency as the ring's edges see it (alpha + d x hosts / ranks, the same "
+          "beta): measured ms / predicted ms (error of the prediction, %).\n")
         w("| link | ranks:hosts | scheme | " + " | ".join(f"P={s:,}" for s in sizes) + " |")
         w("|---|---|---|" + "---|" * len(sizes))
         errors = {}
@@ -358,7 +377,7 @@ def report():
                         if q is None:
                             cells.append("—")
                             continue
-                        m = model_time(q, alphas, b, d)
+                        m = model_time(q, alphas, b, d * crossing_share(t))
                         errors.setdefault(link, []).append(abs(m - q["t"]) / q["t"])
                         cells.append(f"{q['t'] * 1e3:.2f} / {m * 1e3:.2f} ({100 * (m - q['t']) / q['t']:+.0f})")
                     w(f"| {link} | {t} | {s} | " + " | ".join(cells) + " |")

@@ -10,9 +10,12 @@
  * (GSO packets are queued whole, not segmented), so with TSO/GSO on the veth pairs one queued
  * packet is up to 64 KB and the packet rate stays small. Verdicts go out in batches
  * (nfq_set_verdict_batch: every id up to the last due one; ids grow in arrival order).
- * The delay is counted from when this process reads the packet, so the scheduling latency of this
- * process adds to it; the statistics printed on SIGTERM/SIGINT (and SIGUSR1) give how late the
- * verdicts were against the due time. On SIGTERM/SIGINT every packet still held is accepted at
+ * The delay is counted from when this process reads the packet and ends when its timer wakes it,
+ * so its wake-up latency would add to it twice; it keeps a running mean of its timers' lateness,
+ * wakes that much early and takes the same amount off the read time of a packet that woke it.
+ * What remains (scheduling jitter, and the wait of a packet while this process is runnable but not
+ * running) is not compensated; the statistics printed on SIGTERM/SIGINT (and SIGUSR1: cpu,
+ * packets, verdict batches, how late the verdicts were against the due time) show it. On SIGTERM/SIGINT every packet still held is accepted at
  * once, the queue is unbound and the pid file removed. Without a listener, the kernel drops what the
  * rule queues (no --queue-bypass), so remove the rule first, then stop this process.
  */

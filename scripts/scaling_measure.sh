@@ -4,7 +4,9 @@
 # JSON record per run (the bench's RESULT line plus the link and the mpirun options) to OUT.
 #
 #   scripts/scaling_measure.sh OUT [LINKS] [LAYOUTS]
-#     LINKS    space-separated: none (unshaped veth), or a tbf rate such as 1gbit, 100mbit
+#     LINKS    space-separated: none (unshaped veth), a tbf rate such as 1gbit, 100mbit, or a rate
+#              with a one-way delay, RATE@DELAY such as 1gbit@0.2ms, 100mbit@1ms (`testcluster
+#              shape RATE DELAY`; the records then hold the delay daemons' statistics)
 #              (default: "none 1gbit 100mbit")
 #     LAYOUTS  space-separated RANKS:HOSTS (default: "2:2 4:2 4:4 8:4"); ranks fill the hosts in
 #              order (hostfile slots = RANKS/HOSTS, Open MPI's default by-slot mapping), so ranks
@@ -34,7 +36,7 @@ export FOCAL_CLUSTER_PREFIX FOCAL_CLUSTER_SUBNET
 [ "$($tc status | wc -l)" -ge 4 ] || "$tc" up 4
 hostfile=$(mktemp); trap 'rm -f "$hostfile"' EXIT
 for link in $links; do
-    if [ "$link" = none ]; then "$tc" unshape; else "$tc" shape "$link"; fi
+    if [ "$link" = none ]; then "$tc" unshape; else "$tc" shape ${link/@/ }; fi
     for layout in $layouts; do
         ranks="${layout%%:*}"; hosts="${layout##*:}"
         # The hostfile lists the first HOSTS hosts, RANKS/HOSTS slots each.
@@ -48,11 +50,18 @@ for link in $links; do
                    -x FOCAL_CLUSTER_PREFIX -x OPENBLAS_NUM_THREADS=1 \
                    "$bench" collectives --params "$params" --schemes "$schemes" --budget "$budget" --min-reps 3 --reps 21 \
                    --label "link $link, ranks:hosts $layout" | tee /dev/stderr | grep '^RESULT ' | sed 's/^RESULT //')
-        python3 - "$out" "$link" "$algorithm" "$line" "${mca[*]}" <<'PY'
+        # The delay daemons' counters since `shape` (cpu, packets, how late the verdicts were).
+        stats=""
+        if [ "$link" != "${link#*@}" ]; then
+            stats=$("$tc" shape-status | sed -n 's/.*; \(linkdelay queue .*\)/\1/p')
+        fi
+        python3 - "$out" "$link" "$algorithm" "$line" "${mca[*]}" "$stats" <<'PY'
 import json, sys
-out, link, algorithm, line, mca = sys.argv[1:]
+out, link, algorithm, line, mca, stats = sys.argv[1:]
 record = json.loads(line)
 record.update({"link": link, "allreduce_algorithm": int(algorithm), "mpirun_mca": mca})
+if stats:
+    record["linkdelay"] = stats.splitlines()
 with open(out, "a") as f:
     f.write(json.dumps(record) + "\n")
 PY

@@ -51,8 +51,13 @@ CALLS_PER_STEP = {"exact": 2, "wide": 2, "fast": 1, "float32": 1}
 # The trainer reduction whose compute figures a scheme's predictions use (float32 has none: fast's,
 # the plain-sum path).
 COMPUTE_OF = {"exact": "exact", "wide": "wide", "fast": "fast", "float32": "fast"}
-LINK_ORDER = ["none", "1gbit", "100mbit"]
-# Networks of the predictions: (name, bits per second, latency per message in seconds).
+# Link settings of `scripts/scaling_measure.sh`: none (unshaped veth), RATE (tbf), RATE@DELAY (tbf and
+# a one-way delay of DELAY on each host's egress, `testcluster shape RATE DELAY`).
+LINK_ORDER = ["none", "1gbit", "1gbit@0.2ms", "100mbit", "100mbit@1ms"]
+# Networks of the predictions: (name, bits per second, latency per message in seconds). The 10 and
+# 100 Gbit/s networks assume 5 and 2 µs per message (typical of TCP and RDMA on such links; not
+# measured here); the issue's two delayed links are added by `networks()` with their measured beta
+# and the latency per message their delay added in the measurements.
 NETWORKS = [("10 Gbit/s, 5 µs", 10e9, 5e-6), ("100 Gbit/s, 2 µs", 100e9, 2e-6)]
 RANKS = [16, 32, 64, 128, 256, 512, 1024]
 
@@ -100,9 +105,35 @@ def fitted_points(points, link):
     return [q for q in points if q["link"] == link and q["scheme"] in FITTED]
 
 
+def link_rate(link):
+    """The tbf rate part of a link setting ("1gbit@0.2ms" -> "1gbit")."""
+    return link.split("@")[0]
+
+
+def link_delay(link):
+    """The one-way delay of a link setting in seconds (0 without one)."""
+    if "@" not in link:
+        return 0.0
+    d = link.split("@")[1]
+    return float(d[:-2]) * (1e-3 if d.endswith("ms") else 1e-6)
+
+
+def link_order(link):
+    return LINK_ORDER.index(link) if link in LINK_ORDER else len(LINK_ORDER)
+
+
+def link_title(link):
+    if link == "none":
+        return "unshaped veth (TCP, no qdisc)"
+    title = f"{link_rate(link)} (tbf), both directions of every host link"
+    if link_delay(link):
+        title += f", + {link_delay(link) * 1e3:g} ms one way (linkdelay on each host's egress)"
+    return title
+
+
 def bucket_bytes(link):
     """The tbf bucket of `scripts/testcluster shape RATE`: 1 ms at RATE (0: unshaped)."""
-    return {"1gbit": 125_000, "100mbit": 12_500}.get(link, 0)
+    return {"1gbit": 125_000, "100mbit": 12_500}.get(link_rate(link), 0)
 
 
 def fit(points):
@@ -111,7 +142,7 @@ def fit(points):
     the time a message waits for its receiver to be scheduled grows with the ranks per core, and
     it is part of what a latency measured here means; one beta per link."""
     fits = {}
-    for link in sorted({q["link"] for q in points}, key=LINK_ORDER.index):
+    for link in sorted({q["link"] for q in points}, key=link_order):
         rows = fitted_points(points, link)
         layouts = sorted({layout(q) for q in rows}, key=lambda t: tuple(map(int, t.split(":"))))
         A = np.zeros((len(rows), len(layouts) + 1))
@@ -133,6 +164,44 @@ def fit(points):
             free = [j for j in free if j not in negative]
         fits[link] = ({t: float(x[j]) for j, t in enumerate(layouts)}, float(x[-1]))
     return fits
+
+
+def added_latency(fits, link):
+    """{layout: seconds}: how much the delayed link's fitted alpha exceeds the same rate's undelayed
+    alpha, per layout measured on both."""
+    alphas, _ = fits[link]
+    base, _ = fits[link_rate(link)]
+    return {t: alphas[t] - base[t] for t in alphas if t in base}
+
+
+def crossing_share(t):
+    """The share of a ring's edges that cross a host link for layout t = "ranks:hosts" (ranks fill
+    the hosts in order: hosts of the ranks edges cross). A ring step waits for the data of the step
+    before on its left neighbour, so the delay a message pays on the ring's critical path is the
+    delay of the edges it crosses, averaged over the ring: d x hosts / ranks per message."""
+    ranks, hosts = map(int, t.split(":"))
+    return hosts / ranks
+
+
+def edge_latency(fits, link):
+    """{layout: seconds}: `added_latency` per host-crossing edge (divided by `crossing_share`)."""
+    return {t: a / crossing_share(t) for t, a in added_latency(fits, link).items()}
+
+
+def networks(fits):
+    """The networks of the predictions: NETWORKS (assumed latencies), then each measured delayed link
+    with its fitted beta (so its measured rate) and, as latency per message, the median over layouts
+    of the latency its delay added per host-crossing edge in the measurements (`edge_latency`; one
+    rank per node, every edge crosses): the test bed's own scheduling latency, in the undelayed alpha,
+    is left out as for the other networks."""
+    nets = list(NETWORKS)
+    for link in sorted(fits, key=link_order):
+        if link_delay(link) and link_rate(link) in fits:
+            a = max(0.0, float(np.median(list(edge_latency(fits, link).values()))))
+            b = fits[link][1]
+            nets.append((f"{link_rate(link).replace('gbit', ' Gbit/s').replace('mbit', ' Mbit/s')} + "
+                         f"{link_delay(link) * 1e3:g} ms (measured: {8 / b / 1e6:.0f} Mbit/s, {a * 1e6:.0f} µs)", 8 / b, a))
+    return nets
 
 
 def model_time(point, alphas, b, extra_latency=0.0):
@@ -223,11 +292,12 @@ def report():
     w("Milliseconds per step, slowest rank, median over steps (quartiles in "
       "`bench/scaling/collectives.jsonl`); `combine` = the local combine alone (`MPI_Reduce_local` of the "
       "same calls, rank 0, ms); `pass` 1 = the first pass (wide, fast, float32, broadcast), 2 = the "
-      "second (exact, with float32 again as a control of drift between passes). Load average during "
+      "second (exact, with float32 again as a control of drift between passes), 3 = the delayed links "
+      "(`RATE@DELAY`: exact, wide, fast and float32 in one pass). Load average during "
       "each run in the last column.\n")
     sizes = sorted({q["params"] for q in points})
-    for link in sorted(fits, key=LINK_ORDER.index):
-        w(f"\n**Link {'unshaped veth (TCP, no qdisc)' if link == 'none' else link + ' (tbf), both directions of every host link'}**\n")
+    for link in sorted(fits, key=link_order):
+        w(f"\n**Link {link_title(link)}**\n")
         w("| ranks:hosts | pass | scheme | " + " | ".join(f"P={s:,} ms (combine)" for s in sizes) + " | load |")
         w("|---|---|---|" + "---|" * len(sizes) + "---|")
         for r in [r for r in records if r["link"] == link]:
@@ -245,12 +315,14 @@ def report():
       + " | beta ns/byte | bandwidth from beta | nominal | fitted points | relative error: median / max "
       "| at the largest size: median / max |")
     w("|---|" + "---|" * len(layouts) + "---|---|---|---|---|---|")
-    for link, (alphas, b) in sorted(fits.items(), key=lambda kv: LINK_ORDER.index(kv[0])):
+    for link, (alphas, b) in sorted(fits.items(), key=lambda kv: link_order(kv[0])):
         rows = fitted_points(points, link)
         e = [abs(model_time(q, alphas, b) - q["t"]) / q["t"] for q in rows]
         sizes = sorted({q["params"] for q in rows})
         em = [x for q, x in zip(rows, e) if q["params"] == sizes[-1]]
-        nominal = {"none": "—", "1gbit": "1 Gbit/s", "100mbit": "100 Mbit/s"}[link]
+        nominal = {"none": "—", "1gbit": "1 Gbit/s", "100mbit": "100 Mbit/s"}[link_rate(link)]
+        if link_delay(link):
+            nominal += f" + {link_delay(link) * 1e3:g} ms"
         w(f"| {link} | " + " | ".join(f"{alphas[t] * 1e6:.1f}" if t in alphas else "—" for t in layouts)
           + f" | {b * 1e9:.3f} | {8 / b / 1e6:.0f} Mbit/s | {nominal} | {len(rows)} | "
           f"{100 * float(np.median(e)):.0f} % / {100 * max(e):.0f} % | "
@@ -258,7 +330,7 @@ def report():
 
     w("\nRelative error of the fitted model on every measured point ((model - measured) / measured, %); "
       "the broadcast rows are not fitted: they test the broadcast formula with the same alpha and beta.\n")
-    for link, (alphas, b) in sorted(fits.items(), key=lambda kv: LINK_ORDER.index(kv[0])):
+    for link, (alphas, b) in sorted(fits.items(), key=lambda kv: link_order(kv[0])):
         w(f"\n**{link}**\n")
         w("| ranks:hosts | pass | scheme | " + " | ".join(f"P={s:,}" for s in sizes) + " |")
         w("|---|---|---|" + "---|" * len(sizes))
@@ -271,25 +343,51 @@ def report():
                     cells.append("—" if q is None else f"{100 * (model_time(q, alphas, b) - q['t']) / q['t']:+.0f}")
                 w(f"| {r['ranks']}:{r['hosts']} | {r.get('pass', 1)} | {s} | " + " | ".join(cells) + " |")
 
-    w("\n### The issue's links with their delays (modelled: no netem here)\n")
-    w("The fitted model with the one-way delay added to every message's latency (alpha + d), for the "
-      "measured layouts: milliseconds per step of each scheme's collectives.\n")
-    w("| link | ranks:hosts | scheme | " + " | ".join(f"P={s:,}" for s in sizes) + " |")
-    w("|---|---|---|" + "---|" * len(sizes))
-    for link, d in (("1gbit", 0.2e-3), ("100mbit", 1e-3)):
-        if link not in fits:
-            continue
-        alphas, b = fits[link]
-        for t in dict.fromkeys(f"{r['ranks']}:{r['hosts']}" for r in records if r["link"] == link):
-            for s in REDUCTIONS:
-                cells = []
-                for size in sizes:
-                    q = next((q for q in points if q["link"] == link and layout(q) == t
-                              and q["scheme"] == s and q["params"] == size), None)
-                    cells.append("—" if q is None else f"{model_time(q, alphas, b, d) * 1e3:.2f}")
-                w(f"| {link} + {d * 1e3:g} ms | {t} | {s} | " + " | ".join(cells) + " |")
+    delayed = [link for link in sorted(fits, key=link_order) if link_delay(link) and link_rate(link) in fits]
+    if delayed:
+        w("\n### The issue's links with their delays (measured)\n")
+        w("Latency per message that the delay added: the delayed link's fitted alpha minus the same rate's "
+          "undelayed alpha, per layout, in µs; in brackets the same per host-crossing edge of the ring "
+          "(divided by hosts / ranks, the share of the ring's edges that cross a host link: with 2 ranks per "
+          "host every other edge is shared memory), against the one-way delay set with "
+          "`testcluster shape RATE DELAY`.\n")
+        w("| link | one-way delay µs | " + " | ".join(f"{t} µs" for t in layouts)
+          + " | per crossing edge, median (used for the predictions) |")
+        w("|---|---|" + "---|" * len(layouts) + "---|")
+        for link in delayed:
+            added, edge = added_latency(fits, link), edge_latency(fits, link)
+            w(f"| {link} | {link_delay(link) * 1e6:.0f} | "
+              + " | ".join(f"{added[t] * 1e6:.0f} ({edge[t] * 1e6:.0f})" if t in added else "—" for t in layouts)
+              + f" | {float(np.median(list(edge.values()))) * 1e6:.0f} |")
+        w("\nPrediction check: each delayed point against the undelayed fit of the same rate with the delay "
+          "added to every message's latency as the ring's edges see it (alpha + d x hosts / ranks, the same "
+          "beta): measured ms / predicted ms (error of the prediction, %).\n")
+        w("| link | ranks:hosts | scheme | " + " | ".join(f"P={s:,}" for s in sizes) + " |")
+        w("|---|---|---|" + "---|" * len(sizes))
+        errors = {}
+        for link in delayed:
+            alphas, b = fits[link_rate(link)]
+            d = link_delay(link)
+            for t in dict.fromkeys(f"{r['ranks']}:{r['hosts']}" for r in records if r["link"] == link):
+                for s in REDUCTIONS:
+                    cells = []
+                    for size in sizes:
+                        q = next((q for q in points if q["link"] == link and layout(q) == t
+                                  and q["scheme"] == s and q["params"] == size), None)
+                        if q is None:
+                            cells.append("—")
+                            continue
+                        m = model_time(q, alphas, b, d * crossing_share(t))
+                        errors.setdefault(link, []).append(abs(m - q["t"]) / q["t"])
+                        cells.append(f"{q['t'] * 1e3:.2f} / {m * 1e3:.2f} ({100 * (m - q['t']) / q['t']:+.0f})")
+                    w(f"| {link} | {t} | {s} | " + " | ".join(cells) + " |")
+        w("\n| link | points | prediction error: median / max |")
+        w("|---|---|---|")
+        for link, e in errors.items():
+            w(f"| {link} | {len(e)} | {100 * float(np.median(e)):.0f} % / {100 * max(e):.0f} % |")
 
     gamma = {s: combine_per_byte(points, s) for s in REDUCTIONS}
+    nets = networks(fits)
     w("\n### Local combine per byte (measured, largest size, median over runs)\n")
     w("| scheme | ns per byte | per parameter |")
     w("|---|---|---|")
@@ -310,7 +408,7 @@ def report():
         w("| configuration | network | scheme | 1 rank | " + " | ".join(f"{p} ranks" for p in RANKS) + " |")
         w("|---|---|---|---|" + "---|" * len(RANKS))
         for name, cfg in compute["configs"].items():
-            for net in NETWORKS:
+            for net in nets:
                 for s in REDUCTIONS:
                     rows1 = rows_for(cfg, 1)
                     cells = [fmt_rate(rows1 / step_compute(cfg, s, parameters(cfg["shape"]), 1, rows1))]
@@ -335,14 +433,13 @@ def report():
     w("|---|---|" + "---|" * len(REDUCTIONS) + "---|")
     for name, cfg in compute["configs"].items():
         P = parameters(cfg["shape"])
-        for _, rate, a in NETWORKS:
+        for net, rate, a in nets:
             b = 8 / rate
             cells = []
             for s in REDUCTIONS:
                 parts = [sum(allreduce_seconds(n, 1024, aa, bb, gg) for n in scheme_calls(s, P))
                          for aa, bb, gg in ((a, b, gamma[s]), (a, 0.0, 0.0), (0.0, b, gamma[s]))]
                 cells.append(" / ".join(f"{x * 1e3:.3g}" for x in parts))
-            net = next(n[0] for n in NETWORKS if n[1] == rate)
             w(f"| {name} | {net} | " + " | ".join(cells) + f" | {broadcast_seconds(4 * P, 1024, a, b) * 1e3:.3g} |")
 
     w("\n### Where communication dominates\n")
@@ -358,7 +455,7 @@ def report():
       "| rows per rank for comm <= compute at 1024 ranks | the same with `--optimizer-on replicated` (no broadcast) |")
     w("|---|---|---|---|---|---|---|---|---|")
     for name, cfg in compute["configs"].items():
-        for net in NETWORKS:
+        for net in nets:
             for s in REDUCTIONS:
                 first = next((p for p in [2 ** k for k in range(1, 21)]
                               if (lambda r: r[3] > r[2])(predict(cfg, s, net, p, cfg["chunk"] * p, gamma))), None)

@@ -301,7 +301,7 @@ public final class Trainer<T: TrainScalar> {
     public var stopAfterThisEpoch = false
 
     private let workspace: MLPWorkspace<T>
-    /// `[parameterCount]` one chunk's gradient.
+    /// `[parameterCount]` one chunk's gradient (empty with the compact reducer, whose slots take it).
     private var chunkGrad: [T]
     /// `[chunkSize, classes]`.
     private var dLogits: [T]
@@ -379,7 +379,6 @@ public final class Trainer<T: TrainScalar> {
         }
         let chunkRows = min(config.chunkSize, max(1, max(data.trainPlan.rows, data.testPlan.rows, epochPlan.rows, evaluationRows)))
         workspace = MLPWorkspace<T>(shape: shape, capacity: max(1, chunkRows))
-        chunkGrad = [T](repeating: 0, count: shape.parameterCount)
         dLogits = [T](repeating: 0, count: max(1, chunkRows) * data.classes)
         grad = [T](repeating: 0, count: shape.parameterCount)
         let plan = data.trainPlan
@@ -395,8 +394,10 @@ public final class Trainer<T: TrainScalar> {
             && maxChunks <= CompactExactReducer.maxChunks && comm.size <= CompactExactReducer.maxRanks {
             compact = CompactExactReducer(mainCount: shape.parameterCount, extraCount: 2, localCapacity: capacity)
             reducer = nil
+            chunkGrad = []  // the backward pass writes into the compact reducer's slots
         } else {
             compact = nil
+            chunkGrad = [T](repeating: 0, count: shape.parameterCount)
             reducer = ExactReducer(width: shape.parameterCount + 2, localCapacity: capacity, exact: !config.fastReduce)
         }
         sums = [Double](repeating: 0, count: shape.parameterCount + 2)

@@ -155,6 +155,9 @@ guard let name = arguments.first, let command = subcommands.first(where: { $0.na
 do {
     let code = try command.run(Array(arguments.dropFirst()))
     MPIRuntime.exit(code: code)
+} catch let error as BenchError {
+    print("focal-bench \(name): \(error)")  // a bad option or value: usage, as focal-ddp's exit 2
+    MPIRuntime.exit(code: 2)
 } catch {
     print("focal-bench \(name): \(error)")
     MPIRuntime.exit(code: 1)

@@ -6,17 +6,37 @@ Inputs (committed; re-run after changing them):
   bench/scaling/collectives.jsonl   one record per `focal-bench collectives` run on the simulated
                                     hosts (scripts/scaling_measure.sh), with its link setting
   bench/scaling/compute.json        compute per step at 1 rank for each trainer reduction (exact,
-                                    fast, wide; from `focal-bench train --reduce all`), the
-                                    configurations' shapes, batch and chunk sizes
+                                    fast, wide; from `focal-bench train --reduce all`): seconds per
+                                    row and the per-step work's two coefficients per parameter (see
+                                    below), the configurations' shapes, batch and chunk sizes, and
+                                    the points the coefficients were fitted to
 Output: the text between the GENERATED markers of docs/SCALING.md (or stdout with --print).
 
   python3 scripts/scaling_model.py                 regenerate docs/SCALING.md's tables
   python3 scripts/scaling_model.py --print         print them instead
-  python3 scripts/scaling_model.py --compute-from LOG...
+  python3 scripts/scaling_model.py --compute-from LOG... [--chunks-from LOG...]
         rewrite bench/scaling/compute.json from `focal-bench train --reduce all` output (their
         RESULT lines with keys root, root_fast, root_wide, at 1 rank for tutorial and large; 2-rank
         lines are kept as a check); the 10 M-parameter MLP's compute is the large configuration's,
-        scaled by multiply-adds per row
+        scaled by multiply-adds per row. The per-step work is fitted to the 1-rank large lines of
+        the --chunks-from logs (the same configuration and batch at several --chunk-size values);
+        without --chunks-from, to the 1-rank large lines of the --compute-from logs, which then
+        need two or more chunk counts. The committed figures:
+          python3 scripts/scaling_model.py --compute-from bench/scaling/train-2026-11-30-1436.txt \
+              --chunks-from bench/scaling/train-2026-11-30-chunks.txt
+
+Per-step work. A step's wall time at 1 rank is split (focal-bench's step split) into forward, loss,
+backward, reduction, optimizer, broadcast and "other" (wall minus the timed phases, e.g. the
+untimed reducer.add per chunk). Seconds per row = (forward + loss + backward) per row; the rest
+but the broadcast, W = wall - forward - loss - backward - broadcast (= reduction + optimizer +
+other), is the per-step work, modelled as
+  W(scheme, P, c) = P (w0 + w1 c),   c = chunks the rank holds in the step
+(the exact and wide reductions' conversion is per chunk: a max pass in add and a fixed-point pass
+per chunk; Adam and the final conversion are per step). w0, w1 are fitted per scheme by least
+squares to W / P at 1 rank and several chunk counts of the large configuration; the tutorial and
+the 10 M MLP use the same per-parameter coefficients (the tutorial's own 1-rank W, at one chunk
+count, is printed against them as a check). At p ranks the busiest rank holds
+c = ceil(chunks per step / p) chunks (one chunk per rank: c = 1).
 
 The model (Thakur, Rabenseifner & Gropp, "Optimization of Collective Communication Operations in
 MPICH", IJHPCA 19(1), 2005, section 4): an allreduce of n bytes on p ranks costs
@@ -32,6 +52,7 @@ in the measurements), with n g taken from the measured local combine of the same
 import json
 import math
 import pathlib
+import re
 import sys
 
 import numpy as np
@@ -251,14 +272,21 @@ def combine_per_byte(points, scheme):
     return float(np.median([q["combine"] / q["bytes"] for q in rows if q["params"] == top]))
 
 
+def step_work(c, P, chunks):
+    """The per-step work W = P (w0 + w1 c) in seconds for a rank holding `chunks` chunks (module
+    docstring); c = a scheme's entry of compute.json."""
+    return P * (c["work_per_param"]["per_step"] + c["work_per_param"]["per_chunk"] * chunks)
+
+
 def step_compute(cfg, scheme, P, p, rows_per_step):
-    """Seconds of compute in one step at p ranks: the busiest rank's rows, then the per-step work
-    (the figures of the trainer reduction `COMPUTE_OF[scheme]`)."""
+    """Seconds of compute in one step at p ranks: the busiest rank's rows, then its per-step work
+    with its chunks (the figures of the trainer reduction `COMPUTE_OF[scheme]`)."""
     c = cfg["schemes"][COMPUTE_OF[scheme]]
     chunk = cfg["chunk"]
     chunks = math.ceil(rows_per_step / chunk)
-    busiest_rows = min(rows_per_step, math.ceil(chunks / p) * chunk)
-    return busiest_rows * c["seconds_per_row"] + c["seconds_per_step_per_param"] * P
+    busiest = math.ceil(chunks / p)
+    busiest_rows = min(rows_per_step, busiest * chunk)
+    return busiest_rows * c["seconds_per_row"] + step_work(c, P, busiest)
 
 
 def predict(cfg, scheme, network, p, rows_per_step, gamma, broadcast=True):
@@ -395,13 +423,41 @@ def report():
         w(f"| {s} | {gamma[s] * 1e9:.3f} | {gamma[s] * BYTES_PER_PARAM[s] * 1e9:.2f} ns |")
 
     w("\n### Compute per step (input: `bench/scaling/compute.json`)\n")
-    w("| configuration | shape | parameters | batch | chunk | reduction | µs per row (1 rank) | per-step work per parameter | source |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("µs per row = forward + loss + backward per row at 1 rank; per-step work W = P (w0 + w1 c) for a rank "
+      "holding c chunks in a step (w0, w1 per parameter, fitted below; at the configuration's own batch on "
+      "1 rank c = batch / chunk).\n")
+    w("| configuration | shape | parameters | batch | chunk | reduction | µs per row (1 rank) | w0 per step | w1 per chunk | W at 1 rank, own batch | source |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, cfg in compute["configs"].items():
+        P = parameters(cfg["shape"])
+        c1 = math.ceil(cfg["batch"] / cfg["chunk"])
         for r, c in cfg["schemes"].items():
-            w(f"| {name} | {'-'.join(map(str, cfg['shape']))} | {parameters(cfg['shape']):,} | {cfg['batch']} | {cfg['chunk']} | "
-              f"{r} | {c['seconds_per_row'] * 1e6:.3f} | {c['seconds_per_step_per_param'] * 1e9:.2f} ns | {c['source']} |")
+            k = c["work_per_param"]
+            w(f"| {name} | {'-'.join(map(str, cfg['shape']))} | {P:,} | {cfg['batch']} | {cfg['chunk']} | "
+              f"{r} | {c['seconds_per_row'] * 1e6:.3f} | {k['per_step'] * 1e9:.3f} ns | {k['per_chunk'] * 1e9:.3f} ns | "
+              f"{step_work(c, P, c1) * 1e3:.3g} ms (c = {c1}) | {c['source']} |")
     w("\nThe predictions of `float32` (not a trainer mode) use `fast`'s compute figures.")
+
+    fitw = compute["work_fit"]
+    w(f"\n### Per-step work against chunks per step (fit; input: `{fitw['log']}`)\n")
+    w(f"W = wall - forward - loss - backward - broadcast per step (ms, rank 0, median over runs) at 1 rank, "
+      f"config {fitw['config']} ({fitw['params']:,} parameters), batch {fitw['batch']}, against c = chunks "
+      f"per step (batch / --chunk-size); fitted W = P (w0 + w1 c) by least squares over the points. "
+      f"Then the check rows: the 1-rank W of the --compute-from log(s) against the same fit (not fitted).\n")
+    w("| reduction | w0 ns per parameter | w1 ns per parameter per chunk | chunk size | c | measured W ms "
+      "| fitted W ms | residual ms (%) | of which reduction / optimizer / other ms | load |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r, f in fitw["schemes"].items():
+        for q, check in [(q, False) for q in f["points"]] + [(q, True) for q in f["checks"]]:
+            P = q["params"]
+            m = P * (f["per_step"] + f["per_chunk"] * q["chunks"]) * 1e3
+            res = m - q["work_ms"]
+            s = q["split_ms"]
+            other = s[0] - sum(s[1:7])
+            w(f"| {r} | {f['per_step'] * 1e9:.3f} | {f['per_chunk'] * 1e9:.3f} | "
+              f"{q['chunk']}{' (check: ' + q['config'] + ', ' + format(P, ',') + ' parameters, ' + q['log'] + ')' if check else ''} | "
+              f"{q['chunks']} | {q['work_ms']:.3f} | {m:.3f} | {res:+.3f} ({100 * res / q['work_ms']:+.0f} %) | "
+              f"{s[4]:.3f} / {s[5]:.3f} / {other:.3f} | {q['load']} |")
 
     def table(title, rows_for):
         w(f"\n{title}\n")
@@ -447,13 +503,13 @@ def report():
       "to 2^20) at which a step's "
       "communication exceeds its compute, and the rows per rank per step that keep communication at most "
       "equal to compute (efficiency >= 50 % from communication alone) at 1024 ranks.\n")
-    w("Per step at 1024 ranks, one chunk each: `chunk` = one chunk's forward, loss, backward and "
-      "accumulation; `per-step` = the work that does not shrink with more ranks (the reduction's local "
-      "conversion and Adam, measured at 1 rank, scaled by P); `comm` = the model's collectives "
-      "(with the broadcast).\n")
-    w("| configuration | network | scheme | chunk ms | per-step ms | comm ms | comm > compute from "
+    w("Per step at 1024 ranks, one chunk each: `chunk` = one chunk's forward, loss and backward; "
+      "`per-chunk` = the per-step work's part per chunk held (P w1); `per-step` = its part that does not "
+      "shrink with more ranks (P w0); `comm` = the model's collectives (with the broadcast). The rows per "
+      "rank: the fewest whole chunks k with comm <= k (chunk + per-chunk) + per-step.\n")
+    w("| configuration | network | scheme | chunk ms | per-chunk ms | per-step ms | comm ms | comm > compute from "
       "| rows per rank for comm <= compute at 1024 ranks | the same with `--optimizer-on replicated` (no broadcast) |")
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for name, cfg in compute["configs"].items():
         for net in nets:
             for s in REDUCTIONS:
@@ -461,14 +517,14 @@ def report():
                               if (lambda r: r[3] > r[2])(predict(cfg, s, net, p, cfg["chunk"] * p, gamma))), None)
                 P = parameters(cfg["shape"])
                 c = cfg["schemes"][COMPUTE_OF[s]]
-                fixed = c["seconds_per_step_per_param"] * P
+                fixed = step_work(c, P, 0)
+                per_chunk = step_work(c, P, 1) - fixed
                 _, _, _, comm_root = predict(cfg, s, net, 1024, cfg["chunk"] * 1024, gamma)
-                cells = [f"{cfg['chunk'] * c['seconds_per_row'] * 1e3:.3g}", f"{fixed * 1e3:.3g}", f"{comm_root * 1e3:.3g}",
-                         str(first) if first else "> 2^20"]
+                cells = [f"{cfg['chunk'] * c['seconds_per_row'] * 1e3:.3g}", f"{per_chunk * 1e3:.3g}", f"{fixed * 1e3:.3g}",
+                         f"{comm_root * 1e3:.3g}", (str(first) if first < 2 ** 20 else "2^20") if first else "> 2^20"]
                 for broadcast in (True, False):
                     _, _, _, comm1 = predict(cfg, s, net, 1024, cfg["chunk"] * 1024, gamma, broadcast)
-                    need = max(0.0, (comm1 - fixed) / c["seconds_per_row"])
-                    chunks = max(1, math.ceil(need / cfg["chunk"]))
+                    chunks = max(1, math.ceil(max(0.0, comm1 - fixed) / (cfg["chunk"] * c["seconds_per_row"] + per_chunk)))
                     cells.append(f"{chunks * cfg['chunk']:,} ({chunks} chunk{'s' if chunks > 1 else ''})")
                 w(f"| {name} | {net[0]} | {s} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
@@ -483,20 +539,74 @@ def macs(shape):
     return sum(i * o for i, o in layer_sizes(shape))
 
 
-def compute_from(logs):
+def read_results(logs):
+    """The RESULT lines of `focal-bench train` logs, each with the chunk size and rows per step of
+    the header line before it ("... batch 4096, chunk 256, 245 steps ..."; batch "full": the
+    training rows per step, samples / steps)."""
+    results = []
+    for log in logs:
+        path = pathlib.Path(log)
+        if not path.is_file():
+            sys.exit(f"scaling_model: no such log: {log}")
+        chunk = batch = None
+        for line in path.read_text().splitlines():
+            m = re.match(r"focal-bench train: config .*, batch (\w+), chunk (\d+),", line)
+            if m:
+                batch, chunk = m.group(1), int(m.group(2))
+            if line.startswith("RESULT ") and '"config"' in line:
+                r = json.loads(line[len("RESULT "):])
+                if chunk is None:
+                    sys.exit(f"scaling_model: {log}: a RESULT line without a focal-bench train header line before it")
+                rows = int(batch) if batch.isdigit() else r["samples"] / r["steps"]
+                r["chunk"], r["chunks"], r["log"] = chunk, math.ceil(rows / chunk), path.name
+                results.append(r)
+    return results
+
+
+KEYS = {"exact": "root", "fast": "root_fast", "wide": "root_wide"}
+
+
+def work_point(r, key, P):
+    """One point of the per-step work fit from a 1-rank RESULT line: W = wall - forward - loss -
+    backward - broadcast (ms)."""
+    s = r[f"{key}_split_ms"]
+    return {"config": r["config"], "params": P, "chunk": r["chunk"], "chunks": r["chunks"],
+            "work_ms": round(s[0] - s[1] - s[2] - s[3] - s[6], 4), "split_ms": s, "load": r["load"], "log": r["log"]}
+
+
+def fit_work(results, shapes):
+    """{scheme: (w0, w1, points)}: W / P = w0 + w1 c by least squares over the 1-rank large lines,
+    which must have two or more chunk counts."""
+    one = [r for r in results if r["config"] == "large" and r["ranks"] == 1]
+    if len({r["chunks"] for r in one}) < 2:
+        sys.exit("scaling_model: --chunks-from: the per-step work fit needs 1-rank large RESULT lines "
+                 "at two or more chunk counts (--chunk-size)")
+    P = parameters(shapes["large"])
+    fits = {}
+    for scheme, key in KEYS.items():
+        points = [work_point(r, key, P) for r in one if f"{key}_split_ms" in r]
+        if len({q["chunks"] for q in points}) < 2:
+            sys.exit(f"scaling_model: --chunks-from: no {key}_split_ms at two or more chunk counts")
+        A = np.array([[1.0, q["chunks"]] for q in points])
+        y = np.array([q["work_ms"] * 1e-3 / P for q in points])
+        (w0, w1), *_ = np.linalg.lstsq(A, y, rcond=None)
+        fits[scheme] = (float(w0), float(w1), points)
+    return fits, one
+
+
+def compute_from(logs, chunk_logs):
     """compute.json from `focal-bench train --reduce all` RESULT lines: per reduction (RESULT key
     root, root_fast, root_wide), `<key>_split_ms` = wall, forward, loss, backward, reduction,
     optimizer, broadcast per step (rank 0, median over runs). A log without root_fast or root_wide
-    (`--reduce exact`) gives that reduction the exact one's figures, and says so in `source`."""
-    results = []
-    for log in logs:
-        for line in pathlib.Path(log).read_text().splitlines():
-            if line.startswith("RESULT ") and '"config"' in line:
-                results.append(json.loads(line[len("RESULT "):]))
+    (`--reduce exact`) gives that reduction the exact one's figures, and says so in `source`. The
+    per-step work's coefficients come from `fit_work` over the chunk logs (module docstring)."""
+    results = read_results(logs)
     shapes = {"tutorial": [20, 64, 2], "large": [64, 256, 256, 8]}
     batches = {"tutorial": 800, "large": 4096}  # the tutorial: a full batch of its 800 training rows
-    keys = {"exact": "root", "fast": "root_fast", "wide": "root_wide"}
+    work, fit_lines = fit_work(read_results(chunk_logs) if chunk_logs else results, shapes)
+    fit_logs = sorted({r["log"] for r in fit_lines})
     configs, checks = {}, []
+    work_checks = {scheme: [] for scheme in KEYS}
     for name in ("tutorial", "large"):
         one = [r for r in results if r["config"] == name and r["ranks"] == 1]
         if not one:
@@ -505,24 +615,28 @@ def compute_from(logs):
         steps_per_row = r["steps"] / r["samples"]  # the last batch of an epoch may be short
         P = parameters(shapes[name])
         schemes = {}
-        for scheme, key in keys.items():
+        for scheme, key in KEYS.items():
             found = f"{key}_split_ms" in r
             k = key if found else "root"
             if not found and k + "_split_ms" not in r:
                 sys.exit(f"scaling_model: the 1-rank RESULT line of config {name} has no root_split_ms")
-            wall, _, _, _, reduction, optimizer, broadcast = r[f"{k}_split_ms"][:7]
+            _, forward, loss, backward = r[f"{k}_split_ms"][:4]
             runs = r.get(f"{k}_runs_s")
+            w0, w1, _ = work[scheme]
+            if found and chunk_logs:
+                work_checks[scheme].append(work_point(r, key, P))
             schemes[scheme] = {
-                "seconds_per_row": (wall - reduction - optimizer - broadcast) * 1e-3 * steps_per_row,
-                "seconds_per_step_per_param": (reduction + optimizer) * 1e-3 / P,
+                "seconds_per_row": (forward + loss + backward) * 1e-3 * steps_per_row,
+                "work_per_param": {"per_step": w0, "per_chunk": w1},
                 "samples_per_s": r[f"{k}_samples_per_s"],
                 "source": (f"focal-bench train --config {name}, 1 rank, {'' if found else 'no ' + key + ': exact figures; '}"
                            f"{r[k + '_samples_per_s']:,.0f} samples/s"
                            + (f" (median of {len(runs)} runs)" if runs else "")
-                           + f"; sgemm limit {r['sgemm_limit_gflops']} GFLOP/s; load {r['load']}")}
+                           + f"; sgemm limit {r['sgemm_limit_gflops']} GFLOP/s; load {r['load']}; "
+                           f"w0, w1: large's, fitted to {', '.join(fit_logs)}")}
         configs[name] = {"shape": shapes[name], "batch": batches[name], "chunk": 256, "schemes": schemes}
         for r2 in [r for r in results if r["config"] == name]:
-            for scheme, key in keys.items():
+            for scheme, key in KEYS.items():
                 if f"{key}_split_ms" in r2:
                     checks.append({"config": name, "ranks": r2["ranks"], "reduction": scheme,
                                    "samples_per_s": r2[f"{key}_samples_per_s"], "split_ms": r2[f"{key}_split_ms"],
@@ -531,17 +645,26 @@ def compute_from(logs):
     large = configs["large"]
     configs["mlp-10m"] = {"shape": MLP10M, "batch": 4096, "chunk": 256, "schemes": {
         scheme: {"seconds_per_row": c["seconds_per_row"] * macs(MLP10M) / macs(large["shape"]),
-                 "seconds_per_step_per_param": c["seconds_per_step_per_param"],
+                 "work_per_param": c["work_per_param"],
                  "source": "estimated: large's µs per row x multiply-adds per row "
                            f"({macs(MLP10M):,} / {macs(large['shape']):,}); large's per-step work per parameter"}
         for scheme, c in large["schemes"].items()}}
-    COMPUTE.write_text(json.dumps({"configs": configs, "measured": checks}, indent=1) + "\n")
+    work_fit = {"config": "large", "params": parameters(shapes["large"]), "batch": batches["large"],
+                "log": ", ".join(fit_logs),
+                "schemes": {scheme: {"per_step": w0, "per_chunk": w1, "points": points, "checks": work_checks[scheme]}
+                            for scheme, (w0, w1, points) in work.items()}}
+    COMPUTE.write_text(json.dumps({"configs": configs, "work_fit": work_fit, "measured": checks}, indent=1) + "\n")
     print(f"scaling_model: wrote bench/scaling/{COMPUTE.name}")
 
 
 def main():
     if sys.argv[1:2] == ["--compute-from"]:
-        compute_from(sys.argv[2:])
+        args = sys.argv[2:]
+        logs, chunk_logs = (args[:args.index("--chunks-from")], args[args.index("--chunks-from") + 1:]) \
+            if "--chunks-from" in args else (args, [])
+        if not logs or ("--chunks-from" in args and not chunk_logs):
+            sys.exit("scaling_model: usage: --compute-from LOG... [--chunks-from LOG...]")
+        compute_from(logs, chunk_logs)
         return
     text = report()
     if "--print" in sys.argv[1:]:

@@ -55,7 +55,8 @@ public final class Adam<T: TrainScalar> {
         let n = m.count
         // AdamW's decay first (per element it comes before the step, so a pass of its own gives the
         // same values); then one branch-free loop, in two copies so that L2's term is not a
-        // branch per element: straight-line loops vectorise (sqrt and division included).
+        // branch per element. The square roots vectorise only because FocalCore is built with
+        // -fno-math-errno (Package.swift).
         if useDecay && c.decoupled { for i in 0..<n { params[i] = params[i] * decay } }
         // Eight lanes at a time through SIMD8 (the compiler does not vectorise the scalar loop
         // over four unrelated pointers); each lane runs exactly the scalar operations, in the

@@ -106,6 +106,10 @@ public final class ExactReducer {
     /// Exponent of an element that is zero in every chunk.
     static let emptyExponent: Int32 = -4000
 
+    /// Bytes one step passes to its allreduce(s): exact, the Int32 exponents and status slots plus
+    /// the Int64 sums; plain, the float64 sums and status slots.
+    public var messageBytes: Int { exact ? 4 * exponents.count + 8 * fixed.count : 8 * plain.count }
+
     public init(width: Int, localCapacity: Int, exact: Bool = true) {
         self.width = width
         self.exact = exact

@@ -16,6 +16,23 @@ public func gradientNorm<T: TrainScalar>(_ grad: UnsafeBufferPointer<T>) -> Doub
     return s.squareRoot()
 }
 
+/// The step's mean gradient `grad[i] = T(sums[i] / divisor)` (`[count]`) and its L2 norm, in one
+/// pass: the norm is `gradientNorm`'s sum, over the same values in the same order (the same bits),
+/// without a second pass over the gradient.
+@_specialize(where T == Float)
+@_specialize(where T == Double)
+public func meanGradientAndNorm<T: TrainScalar>(sums: UnsafePointer<Double>, divisor: Double,
+                                                into grad: UnsafeMutableBufferPointer<T>) -> Double {
+    var s = 0.0
+    for i in grad.indices {
+        let v = T(sums[i] / divisor)
+        grad[i] = v
+        let d = Double(v)
+        s += d * d
+    }
+    return s.squareRoot()
+}
+
 /// The factor `min(1, maxNorm / (norm + 1e-6))` of `clip_grad_norm_`.
 @inlinable
 public func clipFactor(norm: Double, maxNorm: Double) -> Double {

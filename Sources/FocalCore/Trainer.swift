@@ -321,11 +321,7 @@ public final class Trainer<T: TrainScalar> {
     private let compact: CompactExactReducer?
     /// Bytes one step's gradient reduction passes to its allreduce(s) (a failing step adds one small
     /// collective that names the rank).
-    public var reductionMessageBytes: Int {
-        if let compact { return compact.messageBytes }
-        let w = shape.parameterCount + 2
-        return config.fastReduce ? 8 * (w + ReduceStatus.plainSlots) : 4 * (w + ReduceStatus.exactSlots) + 8 * w
-    }
+    public var reductionMessageBytes: Int { compact?.messageBytes ?? reducer!.messageBytes }
     /// `[parameterCount + 2]`: reduced gradient sums, loss sum, weight sum.
     private var sums: [Double]
     /// `[2]`: one chunk's loss sum and alpha sum (kept to avoid an allocation per step).
@@ -388,7 +384,7 @@ public final class Trainer<T: TrainScalar> {
         let sampledCapacity = config.sampler == .none ? 1
             : ((0..<sampledPlan.batchCount).map { sampledPlan.ownedChunkIndices(batch: $0, rank: rank).count }.max() ?? 1)
         let capacity = max(myChunks.map(\.count).max() ?? 1, sampledCapacity)
-        let stepPlan = epochPlan
+        let stepPlan = epochPlan  // a local: the closure below must not capture self before init ends
         let maxChunks = (0..<stepPlan.batchCount).map { stepPlan.chunkCount(batch: $0) }.max() ?? 1
         if T.self == Float.self && !config.fastReduce && !config.wideReduce
             && maxChunks <= CompactExactReducer.maxChunks && comm.size <= CompactExactReducer.maxRanks {
@@ -506,21 +502,10 @@ public final class Trainer<T: TrainScalar> {
         }
         let rows = epochPlan.batchRows(b).count
         let divisor = lossDivisor(divisorReduction, rows: rows, weightSum: sums[P + 1])
-        // The mean gradient and its norm (`gradientNorm`'s sum, in its order, fused into the pass
-        // that writes each value): the norm of the identical reduced gradient is the same number,
-        // and so the same clipping decision, on every rank.
-        var normSquared = 0.0
-        sums.withUnsafeBufferPointer { sb in
-            grad.withUnsafeMutableBufferPointer { g in
-                for i in 0..<P {
-                    let v = T(sb[i] / divisor)
-                    g[i] = v
-                    let d = Double(v)
-                    normSquared += d * d
-                }
-            }
+        // The norm of the identical reduced gradient: the same number, and decision, on every rank.
+        let norm = sums.withUnsafeBufferPointer { sb in
+            grad.withUnsafeMutableBufferPointer { meanGradientAndNorm(sums: sb.baseAddress!, divisor: divisor, into: $0) }
         }
-        let norm = normSquared.squareRoot()
         lastGradNorm = norm
         if let maxNorm = config.clipGradNorm {
             grad.withUnsafeMutableBufferPointer { _ = clipGradient($0, norm: norm, maxNorm: maxNorm) }

@@ -144,10 +144,13 @@ final class CompactExactReducerTests: XCTestCase {
 
     /// Bytes passed to the step's two allreduces for the large configuration's 84,488 parameters:
     /// 1 per exponent and flag (84,490 + 3) plus 4 per sum (84,488 + 6 limbs), 1.25x a float32
-    /// allreduce of the gradient; `ExactReducer` passes 4 x (84,490 + 4) + 8 x 84,490.
+    /// allreduce of the gradient; `ExactReducer` passes 4 x (84,490 + 4) + 8 x 84,490 (exact) or
+    /// 8 x (84,490 + 3) (`--fast-reduce`).
     func testBytesOnTheWire() {
         let reducer = CompactExactReducer(mainCount: 84_488, extraCount: 2, localCapacity: 8)
         XCTAssertEqual(reducer.messageBytes, 84_493 + 4 * 84_494)
         XCTAssertLessThanOrEqual(Double(reducer.messageBytes) / Double(4 * 84_488), 1.26)
+        XCTAssertEqual(ExactReducer(width: 84_490, localCapacity: 8).messageBytes, 4 * 84_494 + 8 * 84_490)
+        XCTAssertEqual(ExactReducer(width: 84_490, localCapacity: 8, exact: false).messageBytes, 8 * 84_493)
     }
 }

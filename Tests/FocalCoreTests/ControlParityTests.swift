@@ -64,6 +64,21 @@ final class ControlParityTests: XCTestCase {
 
     // MARK: - Clipping
 
+    /// The trainer's fused pass: the mean gradient and the same norm bits as `gradientNorm` over it.
+    func testMeanGradientAndNormMatchTheSeparatePasses() {
+        let sums: [Double] = (0..<77).map { i -> Double in
+            let a = Double(i % 11) - 5.3
+            return a * 1.7e-3 * Double(i + 1)
+        }
+        for divisor in [1.0, 3.0, 4096.0, 0.37] {
+            var fused = [Float](repeating: .nan, count: sums.count)
+            let norm = fused.withUnsafeMutableBufferPointer { meanGradientAndNorm(sums: sums, divisor: divisor, into: $0) }
+            let separate = sums.map { Float($0 / divisor) }
+            XCTAssertEqual(fused, separate)
+            XCTAssertEqual(norm.bitPattern, separate.withUnsafeBufferPointer { gradientNorm($0) }.bitPattern, "divisor \(divisor)")
+        }
+    }
+
     func testGradientNormAndClipMatchTheReference() {
         let g: [Double] = (0..<50).map { Double($0 % 7) - 2.5 + 0.01 * Double($0) }
         let norm = g.withUnsafeBufferPointer { gradientNorm($0) }

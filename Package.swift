@@ -17,8 +17,33 @@
 //                      description, the sharded .npy writer (generate, predict)
 //   focal-ddp          the command line (swift-argument-parser): options -> RunConfig -> TrainingRun
 import PackageDescription
+#if os(Linux)
+import Foundation
+#endif
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+/// FocalCore's own loops (the exact reduction's passes, Adam, ReLU and its mask, the weight copy)
+/// are written as SIMD8 lanes; for the x86-64 baseline the compiler emits them as 128-bit SSE2.
+/// On a build host with AVX2 and FMA (Intel Haswell and newer, AMD Zen) FocalCore is compiled for
+/// `-target-cpu haswell`: 256-bit lanes, the same results (Swift never fuses a multiply and an add,
+/// and every operation in these loops is exact or correctly rounded at any vector width; checked
+/// bit for bit with scripts/refactor_compare.sh). `FOCAL_TARGET_CPU=NAME` overrides it (a CPU name
+/// swiftc knows; `generic` for the baseline, e.g. when the hosts that run the binary are older
+/// than the one that builds it).
+let coreCPU: [String] = {
+    #if arch(x86_64) && os(Linux)
+    if let chosen = ProcessInfo.processInfo.environment["FOCAL_TARGET_CPU"] {
+        return chosen.isEmpty || chosen == "generic" ? [] : ["-target-cpu", chosen]
+    }
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+    let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+    return ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm"].allSatisfy(flags.contains) ? ["-target-cpu", "haswell"] : []
+    #else
+    return []
+    #endif
+}()
 
 let package = Package(
     name: "focal-ddp",
@@ -43,7 +68,7 @@ let package = Package(
         // vectorised. The results are the same correctly rounded square roots; only errno, which
         // nothing reads, is dropped.
         .target(name: "FocalCore", dependencies: ["FocalFormats", "FocalData", "Collectives", "CBLAS"],
-                swiftSettings: strict + [.unsafeFlags(["-Xcc", "-fno-math-errno"])]),
+                swiftSettings: strict + [.unsafeFlags(["-Xcc", "-fno-math-errno"] + coreCPU)]),
         .target(name: "FocalReport", dependencies: ["FocalCore", "FocalFormats", "FocalData", "Collectives"], swiftSettings: strict),
         .target(name: "FocalRun", dependencies: ["FocalReport", "FocalCore", "FocalFormats", "FocalData", "Collectives"], swiftSettings: strict),
         .executableTarget(

@@ -107,11 +107,12 @@ func forwardChunks<T: TrainScalar>(shape: MLPShape, params: [T], x: [T], chunkSi
     guard rows > 0 else { return }
     let workspace = MLPWorkspace<T>(shape: shape, capacity: min(chunkSize, rows))
     params.withUnsafeBufferPointer { pb in
+        workspace.load(params: pb.baseAddress!)
         x.withUnsafeBufferPointer { xb in
             var start = 0
             while start < rows {
                 let m = min(chunkSize, rows - start)
-                workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + start * shape.features, rows: m)
+                workspace.forward(x: xb.baseAddress! + start * shape.features, rows: m)
                 body(start, m, workspace.logits)
                 start += m
             }

@@ -436,6 +436,10 @@ public final class Trainer<T: TrainScalar> {
         let firstRow = chunks.first?.rows.lowerBound ?? 0
         let batchStart = epochPlan.batchRows(b).lowerBound
         params.withUnsafeBufferPointer { pb in
+            // Once per step: every chunk's forward pass reads this step's parameters.
+            let t = monotonicSeconds()
+            workspace.load(params: pb.baseAddress!)
+            timings.forward += monotonicSeconds() - t
             (sampled ? batchX : data.trainX).withUnsafeBufferPointer { xb in
                 (sampled ? batchY : data.trainY).withUnsafeBufferPointer { yb in
                     alpha.withUnsafeBufferPointer { ab in
@@ -447,7 +451,7 @@ public final class Trainer<T: TrainScalar> {
                                     let m = chunk.rows.count
                                     let x = xb.baseAddress! + local * F
                                     var t0 = monotonicSeconds()
-                                    workspace.forward(params: pb.baseAddress!, x: x, rows: m)
+                                    workspace.forward(x: x, rows: m)
                                     var t1 = monotonicSeconds(); timings.forward += t1 - t0; t0 = t1
                                     let s = lossSums(logits: workspace.logits, targets: yb.baseAddress! + local, rows: m,
                                                      alpha: ab.baseAddress!, dLogits: db.baseAddress!)
@@ -665,11 +669,12 @@ public final class Trainer<T: TrainScalar> {
         var offset = 0
         let chunks = plan.batchCount > 0 ? plan.chunks(batch: 0, rank: comm.rank) : []
         params.withUnsafeBufferPointer { pb in
+            workspace.load(params: pb.baseAddress!)
             alpha.withUnsafeBufferPointer { ab in
                 for chunk in chunks {
                     let m = chunk.rows.count
                     data.testX.withUnsafeBufferPointer { xb in
-                        workspace.forward(params: pb.baseAddress!, x: xb.baseAddress! + offset * F, rows: m)
+                        workspace.forward(x: xb.baseAddress! + offset * F, rows: m)
                     }
                     let logits = workspace.logits
                     let s = data.testY.withUnsafeBufferPointer { yb in

@@ -38,9 +38,10 @@ public struct MemoryEstimate: Sendable, Equatable {
         // largest magnitudes float64 [P+2]; the trainer's sums [P+2] float64.
         bytes += (p + 2) * (8 * chunksPerRank + 4 + 8 + 8 + 8 + 8)
         // MLPWorkspace: one activation buffer per layer, two delta buffers [chunk, max width],
-        // the logits' gradient [chunk, classes].
+        // the logits' gradient [chunk, classes]; its copy of the parameters (weights transposed).
         let maxWidth = widths.max() ?? 1
         bytes += chunkRows * (widths.dropFirst().reduce(0, +) + 2 * maxWidth + widths.last!) * s
+        bytes += p * s
         // The shard in the training precision (and its labels), and the float64 rows while they
         // are converted: all of them for a sequential source, one block otherwise.
         let localRows = (nTrain + nTest) / ranksD + 2 * chunkRows

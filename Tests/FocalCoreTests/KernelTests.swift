@@ -232,17 +232,7 @@ final class MLPTests: XCTestCase {
             }
         }
         let logits = Array(UnsafeBufferPointer(start: ws.logits, count: m * 3))
-        // Naive forward.
-        var acts: [[Double]] = [x]
-        for l in 0..<shape.layerCount {
-            let nIn = shape.inputs(l), nOut = shape.outputs(l)
-            let w = Array(params[shape.weightOffset(l)..<(shape.weightOffset(l) + nOut * nIn)])
-            var out = [Double](repeating: 0, count: m * nOut)
-            naiveGemm(transA: false, transB: true, m: m, n: nOut, k: nIn, alpha: 1, a: acts[l], lda: nIn, b: w, ldb: nIn, beta: 0, c: &out, ldc: nOut)
-            for r in 0..<m { for j in 0..<nOut { out[r * nOut + j] += params[shape.biasOffset(l) + j] } }
-            if l < shape.layerCount - 1 { out = out.map { max($0, 0) } }
-            acts.append(out)
-        }
+        let acts = naiveForward(shape: shape, params: params, x: x, rows: m)
         assertClose(logits, acts.last!, relative: 1e-13, floor: 1e-3, "forward vs naive")
         // Naive backward.
         var ref = [Double](repeating: 0, count: shape.parameterCount)
@@ -262,6 +252,47 @@ final class MLPTests: XCTestCase {
             }
         }
         assertClose(grad, ref, relative: 1e-12, floor: 1e-3, "backward vs naive")
+    }
+
+    /// Activations of every layer (`[0]` is `x`), naively: `out = x · Wᵀ + b`, ReLU on hidden layers.
+    private func naiveForward(shape: MLPShape, params: [Double], x: [Double], rows m: Int) -> [[Double]] {
+        var acts: [[Double]] = [x]
+        for l in 0..<shape.layerCount {
+            let nIn = shape.inputs(l), nOut = shape.outputs(l)
+            let w = Array(params[shape.weightOffset(l)..<(shape.weightOffset(l) + nOut * nIn)])
+            var out = [Double](repeating: 0, count: m * nOut)
+            naiveGemm(transA: false, transB: true, m: m, n: nOut, k: nIn, alpha: 1, a: acts[l], lda: nIn, b: w, ldb: nIn, beta: 0, c: &out, ldc: nOut)
+            for r in 0..<m { for j in 0..<nOut { out[r * nOut + j] += params[shape.biasOffset(l) + j] } }
+            if l < shape.layerCount - 1 { out = out.map { max($0, 0) } }
+            acts.append(out)
+        }
+        return acts
+    }
+
+    /// The forward pass reads the parameters of the last `load` (weights transposed in 16 x 16
+    /// tiles: the widths here are not multiples of 16), not the buffer they came from: changing
+    /// that buffer changes no logit until the next `load`.
+    func testForwardReadsTheLoadedParameters() {
+        let shape = MLPShape(features: 33, hidden: [40, 17], classes: 5)
+        let m = 19
+        let first: [Double] = initialParameters(shape, seed: 11)
+        let second: [Double] = initialParameters(shape, seed: 12)
+        let x = (0..<(m * 33)).map { sin(Double($0) * 0.3) * 3 }
+        let ws = MLPWorkspace<Double>(shape: shape, capacity: 32)
+        var buffer = first
+        func logits() -> [Double] {
+            x.withUnsafeBufferPointer { ws.forward(x: $0.baseAddress!, rows: m) }
+            return Array(UnsafeBufferPointer(start: ws.logits, count: m * 5))
+        }
+        buffer.withUnsafeBufferPointer { ws.load(params: $0.baseAddress!) }
+        let before = logits()
+        assertClose(before, naiveForward(shape: shape, params: first, x: x, rows: m).last!, relative: 1e-13, floor: 1e-3, "loaded forward vs naive")
+        buffer = second
+        XCTAssertEqual(logits().map(\.bitPattern), before.map(\.bitPattern), "the forward pass read the changed buffer without a load")
+        buffer.withUnsafeBufferPointer { ws.load(params: $0.baseAddress!) }
+        let after = logits()
+        assertClose(after, naiveForward(shape: shape, params: second, x: x, rows: m).last!, relative: 1e-13, floor: 1e-3, "reloaded forward vs naive")
+        XCTAssertNotEqual(after, before)
     }
 
     /// The whole model's analytic gradient against central differences (the --check-gradients path).

@@ -79,6 +79,31 @@ final class ControlParityTests: XCTestCase {
         }
     }
 
+    /// The norm's documented order, written out in scalars: eight running sums over i mod 8, combined
+    /// ((0+1)+(2+3))+((4+5)+(6+7)), then the tail in order. Bit for bit, in both precisions, for
+    /// lengths below, at and past a multiple of eight (values spread over 40 binades, so a
+    /// different order would change the last bits).
+    func testGradientNormFollowsItsDocumentedOrder() {
+        func scalarOrder(_ g: [Double]) -> Double {
+            var lanes = [Double](repeating: 0, count: 8)
+            let body = g.count / 8 * 8
+            for i in 0..<body { lanes[i % 8] += g[i] * g[i] }
+            var s = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
+            for i in body..<g.count { s += g[i] * g[i] }
+            return s.squareRoot()
+        }
+        for n in [0, 5, 8, 61, 64, 1003] {
+            let g: [Double] = (0..<n).map { (i: Int) -> Double in
+                let significand: Double = 1.0 + Double(i % 13) / 17
+                let magnitude: Double = Double(sign: .plus, exponent: i % 40 - 20, significand: significand)
+                return i % 2 == 0 ? magnitude : -magnitude
+            }
+            let f = g.map { Float($0) }
+            XCTAssertEqual(g.withUnsafeBufferPointer { gradientNorm($0) }.bitPattern, scalarOrder(g).bitPattern, "float64, \(n)")
+            XCTAssertEqual(f.withUnsafeBufferPointer { gradientNorm($0) }.bitPattern, scalarOrder(f.map { Double($0) }).bitPattern, "float32, \(n)")
+        }
+    }
+
     func testGradientNormAndClipMatchTheReference() {
         let g: [Double] = (0..<50).map { Double($0 % 7) - 2.5 + 0.01 * Double($0) }
         let norm = g.withUnsafeBufferPointer { gradientNorm($0) }

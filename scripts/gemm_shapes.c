@@ -1,7 +1,9 @@
 // gemm_shapes.c: times the single-precision GEMMs of one training chunk of the large configuration
 // (64-256-256-8) exactly as MLPWorkspace calls them (row-major CBLAS, same transposes, leading
 // dimensions and beta), best of 5 batches of 2000 calls, one OpenBLAS thread, and the 4096x256x256
-// sgemm that defines the limit. Used in docs/PERFORMANCE.md to split a step's forward and backward
+// sgemm that defines the limit. The forward GEMMs are timed both ways: "fwd" reads the weight
+// [out, in] transposed by the GEMM (focal-ddp up to 0.3.0), "fwd NN" reads the transposed copy
+// [in, out] that MLPWorkspace.load makes once per step (0.3.1); the chunk total uses the latter. Used in docs/PERFORMANCE.md to split a step's forward and backward
 // time into GEMMs and the rest, and to compare chunk sizes per 4096 rows.
 //   cc -O2 scripts/gemm_shapes.c -o /tmp/gemm_shapes -lopenblas
 //   OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX /tmp/gemm_shapes 256   # rows per chunk
@@ -22,9 +24,14 @@ double run(const char*name,int ta,int tb,int m,int n,int k,int lda,int ldb,int l
 int main(int argc, char **argv) {
   int C=argc>1?atoi(argv[1]):256;
   double t=0;
-  t+=run("L1 fwd",0,1,C,256,64,64,64,256,1);
-  t+=run("L2 fwd",0,1,C,256,256,256,256,256,1);
-  t+=run("L3 fwd",0,1,C,8,256,256,256,8,1);
+  double old=0;
+  old+=run("L1 fwd",0,1,C,256,64,64,64,256,1);
+  old+=run("L2 fwd",0,1,C,256,256,256,256,256,1);
+  old+=run("L3 fwd",0,1,C,8,256,256,256,8,1);
+  t+=run("L1 fwd NN",0,0,C,256,64,64,256,256,1);
+  t+=run("L2 fwd NN",0,0,C,256,256,256,256,256,1);
+  t+=run("L3 fwd NN",0,0,C,8,256,256,8,8,1);
+  printf("forward GEMMs: %.1f us transposed by the GEMM, %.1f us from the transposed copy\n",old*1e6,t*1e6);
   t+=run("L3 dW",1,0,8,256,C,8,256,256,0);
   t+=run("L3 dX",0,0,C,256,8,8,256,256,0);
   t+=run("L2 dW",1,0,256,256,C,256,256,256,0);

@@ -8,7 +8,7 @@ import FocalData
 import FocalReport
 
 /// The program's version, recorded in metrics.
-public let focalVersion = "0.3.0"
+public let focalVersion = "0.3.1"
 
 /// An interrupted run: the position reached and where its checkpoint went.
 public struct Interrupted: Error, CustomStringConvertible, ClassifiedError {

@@ -30,7 +30,8 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 /// and every operation in these loops is exact or correctly rounded at any vector width; checked
 /// bit for bit with scripts/refactor_compare.sh). `FOCAL_TARGET_CPU=NAME` overrides it (a CPU name
 /// swiftc knows; `generic` for the baseline, e.g. when the hosts that run the binary are older
-/// than the one that builds it).
+/// than the one that builds it). The flag list is Collectives' `haswellFlags`; focal-ddp checks it at
+/// start-up when FocalCore was built this way (FOCAL_CORE_HASWELL) and ends with one line, not SIGILL.
 let coreCPU: [String] = {
     #if arch(x86_64) && os(Linux)
     if let chosen = ProcessInfo.processInfo.environment["FOCAL_TARGET_CPU"] {
@@ -75,7 +76,7 @@ let package = Package(
             name: "focal-ddp",
             dependencies: ["FocalRun", "FocalReport", "FocalCore", "FocalFormats", "FocalData", "Collectives", "SwiftMPI",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            swiftSettings: strict),
+            swiftSettings: strict + (coreCPU == ["-target-cpu", "haswell"] ? [.define("FOCAL_CORE_HASWELL")] : [])),
         // Runs the wrapper's collectives under `mpirun -n N` and prints one verdict line (used by tests).
         .executableTarget(name: "focal-mpi-check", dependencies: ["SwiftMPI", "Collectives"], swiftSettings: strict),
         // Benchmarks: training throughput against the sgemm peak, step split, data generation, memory,

@@ -7,6 +7,7 @@
 // (docs/PERFORMANCE.md). The kernel changes the bits of the results (not their independence of the
 // number of ranks), so focal-ddp never switches it by itself: it says so, once, on rank 0.
 import CBLAS
+import Collectives  // cpuFlags
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -42,18 +43,4 @@ public func blasKernelNotice(core: String, flags: Set<String>, pinned: Bool) -> 
 /// The notice for this process: OpenBLAS's choice, this CPU's flags, OPENBLAS_CORETYPE.
 public func blasKernelNotice() -> String? {
     blasKernelNotice(core: blasCoreName, flags: cpuFlags(), pinned: getenv("OPENBLAS_CORETYPE") != nil)
-}
-
-/// The CPU's feature flags from `/proc/cpuinfo` (the first processor's `flags` line; empty elsewhere).
-public func cpuFlags() -> Set<String> {
-    guard let f = fopen("/proc/cpuinfo", "r") else { return [] }
-    defer { fclose(f) }
-    var buffer = [CChar](repeating: 0, count: 1 << 14)
-    while fgets(&buffer, Int32(buffer.count), f) != nil {
-        let line = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard line.hasPrefix("flags") else { continue }
-        guard let colon = line.firstIndex(of: ":") else { return [] }
-        return Set(line[line.index(after: colon)...].split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init))
-    }
-    return []
 }

@@ -21,6 +21,16 @@ func printError(_ line: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
+#if FOCAL_CORE_HASWELL
+// Before any FocalCore code runs: compiled for AVX2 (Package.swift), it would stop with SIGILL on a
+// CPU without it. Every rank checks its own CPU (hosts may differ) and ends with status 5.
+if let problem = missingCPUFeaturesMessage(flags: cpuFlags()) {
+    printError("focal-ddp: error: " + problem)
+    leaveExitStatus(5)
+    exit(5)
+}
+#endif
+
 /// Ends the process on every path with MPI finalised (mpirun fails a rank that skips it). Under
 /// mpirun, ranks that stop before MPI started (help, usage errors) first meet in a barrier:
 /// mpirun kills the whole job when the first rank exits non-zero, which could otherwise happen

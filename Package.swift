@@ -4,7 +4,7 @@
 // Layers, each depending only on those above it (docs/ARCHITECTURE.md says more):
 //   CMPI, CBLAS        C system libraries (pkg-config ompi-c, openblas) + tiny header shims
 //   Collectives        the `Communicator` protocol, an in-process implementation (no MPI), `agree`
-//                      and the failure kinds (exit codes), the one clock
+//                      and the failure kinds (exit codes), the one clock, the CPU's flags
 //   SwiftMPI           the MPI implementation of `Communicator` and launcher detection (the only
 //                      library touching C MPI; the focal-bench tool calls C MPI too, to time the
 //                      wrapper against plain MPI_Allreduce)

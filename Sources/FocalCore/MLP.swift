@@ -130,11 +130,12 @@ public final class MLPWorkspace<T: TrainScalar> {
     /// Takes `params` (`[parameterCount]`, the flat layout above) for the forward passes that
     /// follow, until the next `load`: each weight `[out, in]` is stored transposed, `[in, out]`, so
     /// the forward GEMM reads both operands untransposed. Measured on OpenBLAS 0.3.21 (SkylakeX
-    /// kernels, one chunk of 256 rows of the large configuration, scripts/gemm_shapes.c): 290 µs
-    /// for the three layers against 317 µs with the weight transposed by the GEMM; the copy costs
-    /// about 1/8 of a chunk's gain once per step. The products are the same sums in the same order
-    /// (bit-identical on OpenBLAS's Prescott to Zen kernels; its AVX-512 kernels route some small
-    /// shapes through other code, so their bits may differ from the transposed call's).
+    /// kernels, one chunk of 256 rows of the large configuration, scripts/gemm_shapes.c,
+    /// docs/bench-2026-11-30-gemm-forward.txt): 294.5 µs for the three layers against 322.7 µs
+    /// with the weight transposed by the GEMM; the copy, once per step, took 0.3 % of a 1-rank
+    /// step in `perf`. The products are the same sums in the same order (bit-identical on
+    /// OpenBLAS's Prescott to Zen kernels; its AVX-512 kernels route some small shapes through
+    /// other code, so their bits may differ from the transposed call's: docs/DETERMINISM.md).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func load(params: UnsafePointer<T>) {

@@ -132,10 +132,11 @@ public final class MLPWorkspace<T: TrainScalar> {
     /// the forward GEMM reads both operands untransposed. Measured on OpenBLAS 0.3.21 (SkylakeX
     /// kernels, one chunk of 256 rows of the large configuration, scripts/gemm_shapes.c,
     /// docs/bench-2026-11-30-gemm-forward.txt): 294.5 µs for the three layers against 322.7 µs
-    /// with the weight transposed by the GEMM; the copy, once per step, took 0.3 % of a 1-rank
-    /// step in `perf`. The products are the same sums in the same order (bit-identical on
-    /// OpenBLAS's Prescott to Zen kernels; its AVX-512 kernels route some small shapes through
-    /// other code, so their bits may differ from the transposed call's: docs/DETERMINISM.md).
+    /// with the weight transposed by the GEMM; the copy, once per step, took 0.35 % of the
+    /// samples of a 1-rank focal-bench run in `perf` (docs/bench-2026-11-30-perf-shares.txt).
+    /// The products are the same sums in the same order (bit-identical on OpenBLAS's Prescott to
+    /// Zen kernels; its AVX-512 kernels route some small shapes through other code, so their bits
+    /// may differ from the transposed call's: docs/DETERMINISM.md).
     @_specialize(where T == Float)
     @_specialize(where T == Double)
     public func load(params: UnsafePointer<T>) {

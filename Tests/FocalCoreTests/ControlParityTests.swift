@@ -81,8 +81,8 @@ final class ControlParityTests: XCTestCase {
 
     /// The norm's documented order, written out in scalars: eight running sums over i mod 8, combined
     /// ((0+1)+(2+3))+((4+5)+(6+7)), then the tail in order. Bit for bit, in both precisions, for
-    /// lengths below, at and past a multiple of eight (values spread over 40 binades, so a
-    /// different order would change the last bits).
+    /// lengths below, at and past a multiple of eight (values spread over 40 binades: one running
+    /// sum, the order before 0.3.1, gives other bits at length 64).
     func testGradientNormFollowsItsDocumentedOrder() {
         func scalarOrder(_ g: [Double]) -> Double {
             var lanes = [Double](repeating: 0, count: 8)

@@ -13,13 +13,14 @@
 // its 8 chunks (forward into the activations, backward into that chunk's own gradient slot, as the
 // exact reduction keeps every chunk's gradient until the step's end), and nothing else: no bias,
 // ReLU, loss, reduction or optimizer. It prints the best and median step time of 5 batches of 200
-// steps, what that is as a fraction of the limit (4096 rows x 503,808 credited FLOPs per step of
+// steps and what that is as a fraction of the limit (4096 rows x 503,808 credited FLOPs per step of
 // two processes against twice this process's limit sgemm, measured before and after as focal-bench
-// does: median of 15 calls), i.e. the
-// fraction a step could reach if everything but OpenBLAS's GEMMs took no time. Start two at once
-// for the 2-rank figure. A third argument "one-slot" writes every chunk's gradient into the same
-// slot (stays in cache), to measure what keeping all of a step's chunk gradients costs the GEMMs.
-// For the 2-rank figure:
+// does: median of 15 calls), i.e. the fraction a step could reach if everything but OpenBLAS's
+// GEMMs took no time. The two processes are not synchronised (one may measure its limit while the
+// other fills its data set), so their limits, and the fractions, are noisier than focal-bench's; the
+// step times are not. A third argument "one-slot" writes every chunk's gradient into the same slot
+// (it stays in cache), to measure what keeping all of a step's chunk gradients costs the GEMMs.
+// Start two at once for the 2-rank figure (scripts/step_ceiling.sh does, beside focal-bench):
 //   (OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX /tmp/gemm_shapes 256 step &
 //    OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX /tmp/gemm_shapes 256 step; wait)
 #include <cblas.h>

@@ -9,8 +9,8 @@
 //   OPENBLAS_NUM_THREADS=1 OPENBLAS_CORETYPE=SkylakeX /tmp/gemm_shapes 256   # rows per chunk
 // With a second argument "step", it instead runs a training step's GEMMs only, with the step's
 // memory traffic (MLPWorkspace and CompactExactReducer's buffers): each step reads the next 2048
-// rows of a 1,000,000 x 64 float32 data set (not in cache), runs the eleven GEMM calls of each of
-// its 8 chunks (forward into the activations, backward into that chunk's own gradient slot, as the
+// rows of a 1,000,000 x 64 float32 data set (not in cache), runs the eight GEMM calls of each of
+// its 8 chunks (the bias gradients' three GEMVs are left out) (forward into the activations, backward into that chunk's own gradient slot, as the
 // exact reduction keeps every chunk's gradient until the step's end), and nothing else: no bias,
 // ReLU, loss, reduction or optimizer. It prints the best and median step time of 5 batches of 200
 // steps and what that is as a fraction of the limit (4096 rows x 503,808 credited FLOPs per step of

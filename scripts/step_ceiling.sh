@@ -2,7 +2,7 @@
 # step_ceiling.sh [BENCH] [ROUNDS] [one-slot]: how close a step of the large configuration could
 # come to the concurrent 2-process sgemm limit if everything but OpenBLAS's GEMMs took no time,
 # beside what focal-bench reaches, in alternating rounds (issue 14). Each round runs
-#   1. two `gemm_shapes 256 step` at once (a step's eleven GEMM calls per chunk, with the step's
+#   1. two `gemm_shapes 256 step` at once (a step's eight GEMM calls per chunk, with the step's
 #      memory traffic, and nothing else; scripts/gemm_shapes.c), each printing its step time and
 #      the fraction of the limit (measured before and after, in the same process);
 #   2. with "one-slot", the same with every chunk's gradient in one slot (what keeping every chunk's

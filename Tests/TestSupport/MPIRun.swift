@@ -142,6 +142,9 @@ public enum MPIRun {
             !(key.hasPrefix("OMPI_") || key.hasPrefix("PMIX_") || key.hasPrefix("OPAL_"))
         }
         environment["OPENBLAS_NUM_THREADS"] = "1"
+        // As `launch` does: mpirun's own PMIx loop on libevent's poll backend (the ranks choose it
+        // themselves), so that no "[warn] Epoll ..." line of the runtime's joins a command's output.
+        if ranks != nil { environment["EVENT_NOEPOLL"] = "1" }
         environment["SWIFT_BACKTRACE"] = "enable=no"
         for (k, v) in extraEnvironment { environment[k] = v }
 

@@ -42,11 +42,11 @@ public enum MPIRuntime {
         // Open MPI's runtime (PMIx) runs its own libevent loop, on epoll by default. When a job
         // ends, its epoll backend can report a change on a socket that was just closed as a stray
         // "[warn] Epoll MOD(1) on fd N failed ... Bad file descriptor" line on standard error
-        // (once in the 120 runs ending in an error of one test-suite run, in none of 300 by hand;
-        // open-mpi/ompi#2004, #5520). libevent's poll backend makes no system call per change, so
-        // it cannot print that line. PMIx only starts, fences and ends the job; MPI's messages do
-        // not go through it. A value the user set is kept; libevent reads the variable when the
-        // loop is created, inside MPI_Init. (`launch` sets it for mpirun's own loop.)
+        // (once in the 60 four-rank runs ending in an error of one test-suite run, in none of 300
+        // by hand; open-mpi/ompi#2004, #5520). libevent's poll backend makes no system call per
+        // change, so it cannot print that line. PMIx only starts, fences and ends the job; MPI's
+        // messages do not go through it. A value the user set is kept; libevent reads the variable
+        // when the loop is created, inside MPI_Init. (`launch` sets it for mpirun's own loop.)
         setenv("EVENT_NOEPOLL", "1", 0)
         var provided: Int32 = 0
         try check(MPI_Init_thread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")

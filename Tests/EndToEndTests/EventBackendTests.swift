@@ -1,7 +1,7 @@
 // EventBackendTests: Open MPI's runtime loops (PMIx, on libevent) run on libevent's poll backend,
 // not epoll, in every rank and, under `launch`, in mpirun: epoll's backend can print a stray
 // "[warn] Epoll MOD(1) on fd N failed ... Bad file descriptor" line when a job ends (seen once in
-// BadInputTests' 120 failing runs), which would break "every error is one line".
+// BadInputTests' 60 failing 4-rank runs in one CI run), which would break "every error is one line".
 // libevent names the backend of each loop it creates when EVENT_SHOW_METHOD is set.
 import Foundation
 import TestSupport
@@ -21,8 +21,7 @@ final class EventBackendTests: XCTestCase {
     /// loop, so the number of epoll loops must not grow with the ranks (it was 1 + N before the
     /// ranks chose poll), while the poll loops do.
     func testRanksChoosePollUnderPlainMPIRun() throws {
-        guard let mpirun = ["/usr/bin/mpirun", "/usr/local/bin/mpirun"].first(where: FileManager.default.isExecutableFile)
-        else { return XCTFail("mpirun not found") }
+        guard let mpirun = TestCluster.findInPath("mpirun") else { return XCTFail("mpirun not found on PATH") }
         var counts: [Int: [String: Int]] = [:]
         for n in [1, 3] {
             var argv = ["-q", "-n", "\(n)", "--oversubscribe", "--mca", "pml", "ob1",
@@ -41,8 +40,7 @@ final class EventBackendTests: XCTestCase {
 
     /// `./launch -n 2`: no loop at all runs on epoll, mpirun's included.
     func testLaunchRunsNoEpollLoop() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let r = try MPIRun.run(root.appendingPathComponent("launch"), ranks: nil,
+        let r = try MPIRun.run(TestCluster.repository.appendingPathComponent("launch"), ranks: nil,
                                arguments: ["-n", "2", "--epochs", "1", "--hidden", "8", "--samples", "200",
                                            "--", "-x", "EVENT_SHOW_METHOD"],
                                timeout: 60,
